@@ -1,0 +1,40 @@
+"""/healthz (the process is alive) and /readyz (its database and broker are reachable)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from tongpin.shared.runtime import ServiceRuntime
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz(request: Request) -> dict[str, str]:
+        return {"status": "ok", "service": request.app.state.runtime.settings.service_name}
+
+    @router.get("/readyz", summary="The database and the broker are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: ServiceRuntime = request.app.state.runtime
+        checks = {"database": await _check_database(runtime), "broker": runtime.broker_connected()}
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return router
+
+
+async def _check_database(runtime: ServiceRuntime) -> bool:
+    try:
+        await asyncio.wait_for(runtime.db.command("ping"), timeout=2)
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,187 @@
+"""Consuming events: manual ack after the handler's write, retry with back-off, dead-lettering.
+
+Flow for each message: decode the CloudEvent (bad JSON, bad envelope, unknown type or invalid data
+are parked at once with the reason), skip it if the inbox has it, run the handler, record it in the
+inbox, ack. A failing handler is retried through delay queues; after the last tier the message is
+parked in the service's dead-letter queue with the error. A consumer that crashes mid-message is
+covered by the quorum queue's delivery limit, which dead-letters a message that keeps killing it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from pydantic import ValidationError
+
+from tongpin.shared.envelope import CloudEvent, EnvelopeError, parse_envelope
+from tongpin.shared.events import EventData, decode_data
+from tongpin.shared.logging import bind_request_ids, get_logger
+from tongpin.shared.messaging.inbox import Inbox
+from tongpin.shared.messaging.topology import Names, declare_topology
+from tongpin.shared.metrics import EVENT_LATENCY, EVENTS_CONSUMED
+
+log = get_logger(__name__)
+
+Handler = Callable[[CloudEvent, Any], Awaitable[None]]
+
+ATTEMPT_HEADER = "x-tongpin-attempt"
+REASON_HEADER = "x-tongpin-reason"
+ERROR_HEADER = "x-tongpin-error"
+ROUTING_KEY_HEADER = "x-tongpin-routing-key"
+QUEUE_HEADER = "x-tongpin-queue"
+
+
+class EventConsumer:
+    """Consumes one service's queue and dispatches each event type to its handler."""
+
+    def __init__(
+        self,
+        *,
+        connection: AbstractRobustConnection,
+        names: Names,
+        handlers: Mapping[str, Handler],
+        inbox: Inbox,
+        retry_delays: list[float],
+        delivery_limit: int,
+        prefetch: int = 32,
+        on_handled: Callable[[], None] | None = None,
+    ) -> None:
+        self._connection = connection
+        self._names = names
+        self._handlers = dict(handlers)
+        self._inbox = inbox
+        self._retry_delays = list(retry_delays)
+        self._delivery_limit = delivery_limit
+        self._prefetch = prefetch
+        self._on_handled = on_handled
+        # Strong references: a robust connection keeps channels only weakly.
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        topology = await declare_topology(
+            self._channel,
+            names=self._names,
+            routing_keys=tuple(self._handlers),
+            retry_delays=self._retry_delays,
+            delivery_limit=self._delivery_limit,
+        )
+        self._dlx = topology.dead_letter_exchange
+        self._queue = topology.queue
+        if self._queue is not None:
+            self._tag = await self._queue.consume(self._on_message)
+
+    async def stop(self) -> None:
+        if self._queue is not None and self._tag is not None:
+            try:
+                await self._queue.cancel(self._tag)
+            except Exception as exc:  # the channel may already be gone
+                log.debug("consumer.cancel_failed", error=repr(exc))
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        service = self._names.service
+        routing_key = message.routing_key or ""
+        try:
+            event = parse_envelope(message.body)
+        except EnvelopeError as exc:
+            await self._park(message, reason=exc.reason, error=exc.detail, routing_key=routing_key)
+            return
+        bind_request_ids(correlation_id=event.correlationid, traceparent=event.traceparent, service=service)
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            await self._park(message, reason="unknown_type", error=f"no handler for {event.type!r}",
+                             routing_key=routing_key)
+            return
+        try:
+            data: EventData = decode_data(event)
+        except KeyError:
+            await self._park(message, reason="unknown_type", error=f"{event.type!r} is not in the catalogue",
+                             routing_key=routing_key)
+            return
+        except ValidationError as exc:
+            await self._park(message, reason="bad_data", error=_short(exc), routing_key=routing_key)
+            return
+
+        if await self._inbox.seen(event.id):
+            EVENTS_CONSUMED.labels(service, event.type, "duplicate").inc()
+            await message.ack()
+            return
+        start = time.perf_counter()
+        try:
+            await handler(event, data)
+        except Exception as exc:
+            EVENTS_CONSUMED.labels(service, event.type, "failed").inc()
+            await self._retry_or_park(message, event=event, error=exc)
+            return
+        await self._inbox.record(event_id=event.id, event_type=event.type)
+        EVENT_LATENCY.labels(service, event.type).observe(time.perf_counter() - start)
+        EVENTS_CONSUMED.labels(service, event.type, "handled").inc()
+        await message.ack()
+        if self._on_handled is not None:
+            self._on_handled()
+
+    async def _retry_or_park(self, message: AbstractIncomingMessage, *, event: CloudEvent, error: Exception) -> None:
+        raw_attempt: Any = (message.headers or {}).get(ATTEMPT_HEADER, 0)
+        attempt = int(raw_attempt or 0)
+        if attempt < len(self._retry_delays):
+            delay = self._retry_delays[attempt]
+            log.warning("consumer.retry", event_type=event.type, event_id=event.id, attempt=attempt + 1,
+                        delay_seconds=delay, error=repr(error))
+            assert self._channel is not None
+            retry = _copy(message, headers={ATTEMPT_HEADER: attempt + 1})
+            await self._channel.default_exchange.publish(
+                retry, routing_key=self._names.retry_queue(delay), mandatory=True
+            )
+            await message.ack()
+            return
+        await self._park(message, reason="handler_failed", error=repr(error), routing_key=event.type)
+
+    async def _park(self, message: AbstractIncomingMessage, *, reason: str, error: str, routing_key: str) -> None:
+        """Move a message to the dead-letter queue with its reason; never blocks the queue."""
+        log.error("consumer.parked", reason=reason, error=error[:500], routing_key=routing_key,
+                  message_id=message.message_id)
+        EVENTS_CONSUMED.labels(self._names.service, routing_key or "unknown", f"parked_{reason}").inc()
+        parked = _copy(message, headers={
+            REASON_HEADER: reason,
+            ERROR_HEADER: error[:2000],
+            ROUTING_KEY_HEADER: routing_key,
+            QUEUE_HEADER: self._names.queue,
+        })
+        try:
+            await self._dlx.publish(parked, routing_key=self._names.service, mandatory=True)
+        except Exception as exc:
+            log.error("consumer.park_failed", error=repr(exc))
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+
+
+def _copy(message: AbstractIncomingMessage, *, headers: dict[str, Any]) -> aio_pika.Message:
+    merged = {k: v for k, v in (message.headers or {}).items() if k != "x-death"}
+    merged.update(headers)
+    return aio_pika.Message(
+        body=message.body,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        type=message.type,
+        correlation_id=message.correlation_id,
+        timestamp=message.timestamp,
+        headers=merged,
+    )
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:5]
+    )

@@ -1,0 +1,149 @@
+"""Transactional outbox inside the aggregate's own document.
+
+Without multi-document transactions (FerretDB has none), the only atomic write is a single-document
+update, so the events a state change causes are stored in that same document under
+``outbox.<event id>``, with a counter ``outbox_pending`` the relay can find by index. The relay
+publishes them with confirms and then removes each one; a crash in between republishes on restart,
+and consumers' inboxes make the repeat harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pymongo import IndexModel, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tongpin.shared.envelope import CloudEvent
+from tongpin.shared.logging import get_logger
+from tongpin.shared.messaging.publisher import Publisher
+
+log = get_logger(__name__)
+
+OUTBOX_INDEX = IndexModel([("outbox_pending", 1)], name="outbox_pending")
+_seq = itertools.count()
+
+
+def _entries(events: Iterable[CloudEvent]) -> dict[str, dict[str, Any]]:
+    return {
+        event.id: {"seq": time.time_ns() + next(_seq), "event": event.to_document()} for event in events
+    }
+
+
+def with_outbox(document: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any]:
+    """A new document carrying the events its creation causes."""
+    return {**document, "outbox": _entries(events), "outbox_pending": len(events)}
+
+
+def stage(update: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any]:
+    """An update that also stores the events it causes, to be applied in one atomic write."""
+    if not events:
+        return update
+    merged = {op: dict(fields) for op, fields in update.items()}
+    merged.setdefault("$set", {}).update({f"outbox.{eid}": entry for eid, entry in _entries(events).items()})
+    inc = merged.setdefault("$inc", {})
+    inc["outbox_pending"] = inc.get("outbox_pending", 0) + len(events)
+    return merged
+
+
+class OutboxRelay:
+    """Publishes what the service's collections hold in their outboxes, in order per document."""
+
+    def __init__(
+        self,
+        *,
+        database: AsyncDatabase[Any],
+        collections: Sequence[str],
+        publisher: Publisher,
+        poll_seconds: float = 1.0,
+        batch: int = 200,
+        concurrency: int = 32,
+    ) -> None:
+        self._db = database
+        self._collections = list(collections)
+        self._publisher = publisher
+        self._poll = poll_seconds
+        self._batch = batch
+        self._limit = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """Something was staged: publish now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                published = await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox.relay_failed", error=str(exc))
+                published = 0
+                await asyncio.sleep(self._poll)
+            if published:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def drain(self) -> int:
+        """Publish one batch from every collection; returns how many events went out."""
+        total = 0
+        for name in self._collections:
+            coll = self._db[name]
+            docs = await coll.find({"outbox_pending": {"$gt": 0}}, {"outbox": 1}).limit(self._batch).to_list()
+            if not docs:
+                continue
+            results = await asyncio.gather(*(self._publish_document(d) for d in docs), return_exceptions=True)
+            updates: list[UpdateOne] = []
+            failures = [r for r in results if isinstance(r, BaseException)]
+            for result in results:
+                if not isinstance(result, BaseException):
+                    updates.extend(result)
+            if failures:
+                # Left in the outbox; the next pass tries again.
+                log.warning("outbox.publish_failed", collection=name, documents=len(failures), error=repr(failures[0]))
+            if updates:
+                await coll.bulk_write(updates, ordered=False)
+                total += len(updates)
+        return total
+
+    async def _publish_document(self, doc: dict[str, Any]) -> list[UpdateOne]:
+        entries = sorted((doc.get("outbox") or {}).items(), key=lambda kv: kv[1]["seq"])
+        done: list[UpdateOne] = []
+        async with self._limit:
+            try:
+                for event_id, entry in entries:
+                    await self._publisher.publish(CloudEvent.model_validate(entry["event"]))
+                    done.append(
+                        UpdateOne(
+                            {"_id": doc["_id"], f"outbox.{event_id}": {"$exists": True}},
+                            {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}},
+                        )
+                    )
+            except Exception as exc:
+                # Keep what was confirmed; the rest of this document's events wait for the next pass.
+                if not done:
+                    raise
+                log.warning("outbox.partial_publish", error=repr(exc))
+        return done

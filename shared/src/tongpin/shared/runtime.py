@@ -1,0 +1,227 @@
+"""One service's wiring: database, broker, publisher, outbox relay, consumer and dead-letter keeper.
+
+Built by a service's ``create_app(settings)``, started in the app's lifespan; nothing connects at
+import time. Tests build the same runtime against real servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractRobustConnection
+from fastapi import APIRouter, Depends, FastAPI, Request
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tongpin.shared.auth import Roles, TokenVerifier
+from tongpin.shared.envelope import child_traceparent, new_traceparent
+from tongpin.shared.health import health_router
+from tongpin.shared.logging import bind_request_ids, configure_logging, get_logger
+from tongpin.shared.messaging.consumer import EventConsumer, Handler
+from tongpin.shared.messaging.deadletters import (
+    DEAD_LETTER_COLLECTION,
+    DEAD_LETTER_INDEXES,
+    DeadLetterKeeper,
+    list_dead_letters,
+    replay_dead_letter,
+)
+from tongpin.shared.messaging.inbox import INBOX_COLLECTION, Inbox
+from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay
+from tongpin.shared.messaging.publisher import Publisher
+from tongpin.shared.messaging.topology import Names, declare_exchanges
+from tongpin.shared.metrics import http_metrics_middleware, metrics_router
+from tongpin.shared.mongo import IndexPlan, ensure_indexes, make_client
+from tongpin.shared.problems import NotFound, install_problem_handlers
+from tongpin.shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+_admin = Depends(Roles("admin"))
+
+HandlerFactory = Callable[["ServiceRuntime"], Mapping[str, Handler]]
+
+
+class ServiceRuntime:
+    """Everything a service holds for its lifetime; handlers receive what they need from it."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        indexes: IndexPlan,
+        outbox_collections: Sequence[str],
+        handlers: HandlerFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.names = Names(exchange=settings.exchange, service=settings.service_name, prefix=settings.queue_prefix)
+        self.client: AsyncMongoClient[Any] = make_client(settings)
+        self.db: AsyncDatabase[Any] = self.client[settings.database_name]
+        self._indexes = {
+            **indexes,
+            **{name: [*indexes.get(name, ()), OUTBOX_INDEX] for name in outbox_collections},
+            DEAD_LETTER_COLLECTION: DEAD_LETTER_INDEXES,
+        }
+        self._outbox_collections = list(outbox_collections)
+        self._handler_factory = handlers
+        self.connection: AbstractRobustConnection | None = None
+        self.publisher: Publisher | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        self.keeper: DeadLetterKeeper | None = None
+        self._background: list[asyncio.Task[Any]] = []
+        self.extras: dict[str, Any] = {}
+
+    def broker_connected(self) -> bool:
+        return self.connection is not None and self.connection.connected.is_set() and not self.connection.is_closed
+
+    def notify_outbox(self) -> None:
+        """Called after a write that staged events, so they go out now rather than at the next poll."""
+        if self.relay is not None:
+            self.relay.notify()
+
+    async def start(self) -> None:
+        await ensure_indexes(self.db, self._indexes)
+        self.connection = await aio_pika.connect_robust(
+            self.settings.amqp_url.get_secret_value(),
+            reconnect_interval=self.settings.reconnect_seconds,
+            client_properties={"connection_name": f"tongpin-{self.settings.service_name}"},
+        )
+        setup = await self.connection.channel()
+        await declare_exchanges(setup, names=self.names)
+        await setup.close()
+        self.publisher = await Publisher.open(
+            connection=self.connection, exchange_name=self.names.exchange, service=self.settings.service_name
+        )
+        if self._outbox_collections:
+            self.relay = OutboxRelay(
+                database=self.db, collections=self._outbox_collections, publisher=self.publisher,
+                poll_seconds=self.settings.outbox_poll_seconds,
+            )
+            self.relay.start()
+        handlers = self._handler_factory(self) if self._handler_factory else {}
+        if handlers:
+            self.consumer = EventConsumer(
+                connection=self.connection, names=self.names, handlers=handlers,
+                inbox=Inbox(self.db[INBOX_COLLECTION]), retry_delays=self.settings.retry_delays,
+                delivery_limit=self.settings.delivery_limit, prefetch=self.settings.prefetch,
+                on_handled=self.notify_outbox,
+            )
+            await self.consumer.start()
+            self.keeper = DeadLetterKeeper(
+                connection=self.connection, names=self.names, collection=self.db[DEAD_LETTER_COLLECTION]
+            )
+            await self.keeper.start()
+        log.info("service.started", database=self.settings.database_name, queue=self.names.queue,
+                 handlers=sorted(handlers))
+
+    def spawn(self, coro: Awaitable[Any], *, name: str) -> None:
+        """Run a background loop for the service's lifetime (timers, delivery workers)."""
+        self._background.append(asyncio.ensure_future(coro))
+        self._background[-1].set_name(name)
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: S110 - shutting down
+                pass
+        self._background.clear()
+        if self.consumer:
+            await self.consumer.stop()
+        if self.keeper:
+            await self.keeper.stop()
+        if self.relay:
+            await self.relay.stop()
+        if self.connection:
+            await self.connection.close()
+        await self.client.close()
+        log.info("service.stopped")
+
+
+def ops_router() -> APIRouter:
+    """Dead letters: list and replay (admins)."""
+    router = APIRouter(prefix="/ops", tags=["ops"])
+
+    @router.get("/dead-letters", summary="List dead letters")
+    async def dead_letters(
+        request: Request, limit: int = 50, offset: int = 0, include_replayed: bool = False,
+        _: Any = _admin,
+    ) -> dict[str, Any]:
+        runtime: ServiceRuntime = request.app.state.runtime
+        limit = max(1, min(limit, 200))
+        docs = await list_dead_letters(runtime.db[DEAD_LETTER_COLLECTION], limit=limit, skip=max(0, offset),
+                                       include_replayed=include_replayed)
+        return {"items": [_dead_letter_view(d) for d in docs], "limit": limit, "offset": offset}
+
+    @router.post("/dead-letters/{dead_letter_id}/replay", summary="Replay one dead letter")
+    async def replay(request: Request, dead_letter_id: str, _: Any = _admin) -> dict[str, Any]:
+        runtime: ServiceRuntime = request.app.state.runtime
+        assert runtime.connection is not None
+        doc = await replay_dead_letter(runtime.db[DEAD_LETTER_COLLECTION], connection=runtime.connection,
+                                       names=runtime.names, dead_letter_id=dead_letter_id)
+        if doc is None:
+            raise NotFound("dead letter", dead_letter_id)
+        return _dead_letter_view(doc)
+
+    return router
+
+
+def _dead_letter_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc.get(k) for k in ("_id", "message_id", "event_id", "reason", "error", "routing_key", "parked_at",
+                                    "replayed_at", "replay_count")} | {"id": doc["_id"]}
+
+
+def create_service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    description: str = "",
+    on_startup: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
+) -> FastAPI:
+    """The FastAPI app of one service: problems, logging, health, metrics, ops, and its routers."""
+    settings = runtime.settings
+    configure_logging(service=settings.service_name, level=settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await runtime.start()
+        for hook in on_startup:
+            await hook(runtime)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.token_verifier = TokenVerifier(settings)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def bind_ids(request: Request, call_next):
+        incoming = request.headers.get("traceparent")
+        traceparent = child_traceparent(incoming) if incoming else new_traceparent()
+        correlation_id = request.headers.get("x-correlation-id") or traceparent.split("-")[1]
+        bind_request_ids(correlation_id=correlation_id, traceparent=traceparent, service=settings.service_name)
+        request.state.correlation_id = correlation_id
+        request.state.traceparent = traceparent
+        response = await call_next(request)
+        response.headers["x-correlation-id"] = correlation_id
+        if request.url.path.startswith(("/healthz", "/readyz", "/metrics")) is False:
+            response.headers.setdefault("cache-control", "no-store")
+        return response
+
+    app.middleware("http")(http_metrics_middleware(settings.service_name))
+    app.include_router(health_router())
+    app.include_router(metrics_router())
+    app.include_router(ops_router())
+    for router in routers:
+        app.include_router(router)
+    return app

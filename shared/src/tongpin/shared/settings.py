@@ -1,0 +1,54 @@
+"""Typed settings, read once at the edge (environment variables or a .env file) and passed inward."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every Tongpin service needs to run; each service subclasses it with its own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="TONGPIN_", env_file=".env", extra="ignore")
+
+    service_name: str = "tongpin"
+    host: str = "127.0.0.1"
+    port: int = 8100
+
+    mongodb_url: SecretStr = Field(
+        default=SecretStr("mongodb://127.0.0.1:27017/"),
+        validation_alias=AliasChoices("MONGODB_URL", "TONGPIN_MONGODB_URL"),
+    )
+    # Each service owns its own database; default name is tongpin_<service>.
+    mongodb_database: str | None = None
+    amqp_url: SecretStr = Field(
+        default=SecretStr("amqp://guest:guest@127.0.0.1:5672/"),
+        validation_alias=AliasChoices("AMQP_URL", "TONGPIN_AMQP_URL"),
+    )
+    exchange: str = "tongpin.events"
+    # Prefix for queue names; lets several test runs share one broker without sharing queues.
+    queue_prefix: str = ""
+    # Delays (seconds) of the retry tiers a failing message walks through before it is dead-lettered.
+    retry_delays: list[float] = [1.0, 5.0, 30.0]
+    # Deliveries RabbitMQ allows before a message that crashes its consumer is dead-lettered.
+    delivery_limit: int = 10
+    prefetch: int = 32
+    # Seconds between reconnection attempts after the broker goes away.
+    reconnect_seconds: float = 2.0
+    outbox_poll_seconds: float = 1.0
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Bearer tokens: verified against a JWKS document (URL or inline JSON) or a PEM public key.
+    jwt_issuer: str = "tongpin-counselling"
+    jwt_audience: str = "tongpin"
+    jwks_url: str | None = None
+    jwks_json: str | None = None
+    jwt_public_key_pem: str | None = None
+    # Machine clients: "name:key" pairs; a client presenting X-API-Key gets the `system` role.
+    api_keys: list[SecretStr] = []
+
+    @property
+    def database_name(self) -> str:
+        return self.mongodb_database or f"tongpin_{self.service_name}"

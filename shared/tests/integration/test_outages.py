@@ -1,0 +1,125 @@
+"""Readiness and delivery while the database or the broker goes away and comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from tongpin.intake.app import create_app as create_intake
+from tongpin.intake.settings import IntakeSettings
+from tongpin.shared.testing.proxy import TcpProxy
+from tongpin.shared.testing.services import eventually, running
+from tongpin.triage.app import create_app as create_triage
+from tongpin.triage.settings import TriageSettings
+
+pytestmark = pytest.mark.integration
+
+SERVERS_SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "local" / "servers.sh"
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    auth = f"{netloc[0]}@" if len(netloc) == 2 else ""
+    return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{proxy.port}"))
+
+
+async def proxy_for(url: str) -> TcpProxy:
+    parts = urlsplit(url)
+    return await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 0).start()
+
+
+def message(i: int) -> dict:
+    return {
+        "channel_id": "officers-unit-02", "channel_kind": "officers", "source_message_id": f"m-{uuid.uuid4().hex}",
+        "author_member_id": f"m-{i}", "text": f"第{i}条：加班太多，想调休", "sent_at": datetime.now(UTC).isoformat(),
+    }
+
+
+async def test_readyz_follows_the_database_and_the_broker(settings_env, clean_run, mongodb_url, amqp_url):
+    mongo_proxy, amqp_proxy = await proxy_for(mongodb_url), await proxy_for(amqp_url)
+    settings = IntakeSettings(**settings_env(
+        "intake", MONGODB_URL=through(mongodb_url, mongo_proxy), AMQP_URL=through(amqp_url, amqp_proxy),
+        reconnect_seconds=0.5,
+    ))
+    try:
+        async with running(create_intake(settings)) as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "broker": True}
+            assert (await client.get("/healthz")).status_code == 200
+
+            await mongo_proxy.cut()
+            down = await client.get("/readyz")
+            assert down.status_code == 503 and down.json()["checks"]["database"] is False
+            assert (await client.get("/healthz")).status_code == 200  # alive, just not ready
+            await mongo_proxy.restore()
+            await eventually(lambda: _ready(client), timeout=15)
+
+            await amqp_proxy.cut()
+            await eventually(lambda: _broker_down(client), timeout=10)
+            await amqp_proxy.restore()
+            await eventually(lambda: _ready(client), timeout=20)
+    finally:
+        await mongo_proxy.close()
+        await amqp_proxy.close()
+
+
+async def _ready(client) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
+async def _broker_down(client) -> bool:
+    response = await client.get("/readyz")
+    return response.status_code == 503 and response.json()["checks"]["broker"] is False
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run([str(SERVERS_SCRIPT), "rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+def local_rabbitmq(amqp_url: str) -> bool:
+    status = subprocess.run([str(SERVERS_SCRIPT), "status"], capture_output=True, text=True, check=False)
+    port = os.environ.get("TONGPIN_AMQP_PORT", "5672")
+    return "rabbitmq: running" in status.stdout and urlsplit(amqp_url).port == int(port)
+
+
+async def test_nothing_is_lost_when_rabbitmq_stops_and_restarts_mid_stream(
+    settings_env, clean_run, mongo_client, amqp_url, signing_key
+):
+    if not local_rabbitmq(amqp_url):
+        pytest.skip("needs the RabbitMQ started by deploy/local/servers.sh (make test starts it)")
+    intake = create_intake(IntakeSettings(**settings_env("intake", reconnect_seconds=0.5)))
+    triage = create_triage(TriageSettings(**settings_env("triage", reconnect_seconds=0.5)))
+    headers = signing_key.headers("system")
+    total = 60
+    async with running(triage), running(intake) as client:
+        accepted = []
+        try:
+            for i in range(total):
+                if i == 20:
+                    rabbitmqctl("stop_app")
+                if i == 40:
+                    rabbitmqctl("start_app")
+                response = await client.post("/messages", json=message(i), headers=headers)
+                assert response.status_code == 201, response.text  # accepted while the broker is away
+                accepted.append(response.json()["id"])
+                await asyncio.sleep(0.02)
+        finally:
+            rabbitmqctl("start_app")
+            rabbitmqctl("await_startup")
+        decisions = mongo_client[f"{clean_run}_triage"]["decisions"]
+        await eventually(lambda: _count(decisions, total), timeout=60, interval=0.5)
+        assert sorted([d["_id"] async for d in decisions.find({}, {"_id": 1})]) == sorted(accepted)
+        messages = mongo_client[f"{clean_run}_intake"]["messages"]
+        assert await messages.count_documents({"outbox_pending": {"$gt": 0}}) == 0
+
+
+async def _count(coll, n: int) -> bool:
+    return await coll.count_documents({}) >= n

@@ -1,0 +1,20 @@
+"""create_app(settings): triage's FastAPI app and runtime. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tongpin.shared.runtime import ServiceRuntime, create_service_app
+from tongpin.shared.settings import ServiceSettings
+from tongpin.triage import api, consumers, repository
+from tongpin.triage.settings import TriageSettings
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or TriageSettings()
+    runtime = ServiceRuntime(
+        settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
+        handlers=consumers.handlers,
+    )
+    return create_service_app(runtime, title="Tongpin triage 研判", routers=[api.router],
+                              description="Explainable judgment of concerns, risk-first queue, routing.")

@@ -1,0 +1,31 @@
+# Tongpin 同频 — the commands the README gives.
+.PHONY: up down status test lint bench demo install asyncapi
+
+install:            ## install system packages, uv, the workspace and the FerretDB build
+	deploy/local/install-deps.sh
+
+up: install         ## run the whole system locally (servers, the four services, the console)
+	deploy/local/servers.sh start
+	deploy/local/services.sh start
+	@deploy/local/up-summary.sh
+
+down:               ## stop exactly what `make up` started
+	-deploy/local/services.sh stop
+	deploy/local/servers.sh stop
+
+status:
+	@deploy/local/servers.sh status
+	@deploy/local/services.sh status
+
+test:               ## lint, then every test tier against real servers
+	deploy/local/test.sh $(PYTEST_ARGS)
+
+lint:
+	uv run --no-sync ruff check .
+	uv run --no-sync mypy shared/src services/*/src
+
+bench: install      ## measure the floors and the backbone; results in bench/results/
+	deploy/local/bench.sh
+
+asyncapi:           ## regenerate the AsyncAPI document of the event catalogue
+	uv run --no-sync python -m tongpin.shared.asyncapi > docs/asyncapi.json

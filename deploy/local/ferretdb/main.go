@@ -1,0 +1,53 @@
+// Command tongpin-ferretdb runs FerretDB v1.24 embedded, with telemetry disabled and locked.
+//
+// `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds, but the binary panics at
+// start: the module as served by the proxy lacks build/version/version.txt, which FerretDB's own
+// main package requires. Its embeddable package skips that check, so this small main wraps it.
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
+	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
+	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite directory URL")
+	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL")
+	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		level = slog.LevelWarn
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Logger:        logger,
+		Handler:       *handler,
+		SQLiteURL:     *sqliteURL,
+		PostgreSQLURL: *postgresqlURL,
+	})
+	if err != nil {
+		logger.Error("start failed", "error", err)
+		os.Exit(1)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logger.Info("listening", "uri", f.MongoDBURI())
+	if err := f.Run(ctx); err != nil {
+		logger.Error("run failed", "error", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Local servers for development and CI: Debian's RabbitMQ and FerretDB (SQLite backend), installed if
+# missing and run from the project's ignored runtime folder (.run/). Usage: servers.sh install|start|stop|status|env
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+RUN="${TONGPIN_RUN_DIR:-$ROOT/.run}"
+MONGO_PORT="${TONGPIN_MONGO_PORT:-27017}"
+AMQP_PORT="${TONGPIN_AMQP_PORT:-5672}"
+RABBIT_DIR="$RUN/rabbitmq"
+FERRET_DIR="$RUN/ferretdb"
+FERRET_BIN="$RUN/bin/tongpin-ferretdb"
+RABBIT_NODE="tongpin@localhost"
+
+log() { printf '[servers] %s\n' "$*" >&2; }
+
+rabbit_env() {
+  export HOME="$RABBIT_DIR" RABBITMQ_NODENAME="$RABBIT_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODE_PORT="$AMQP_PORT" RABBITMQ_DIST_PORT=$((AMQP_PORT + 20000)) \
+    RABBITMQ_MNESIA_BASE="$RABBIT_DIR/mnesia" RABBITMQ_LOG_BASE="$RABBIT_DIR/log" \
+    RABBITMQ_PID_FILE="$RABBIT_DIR/rabbit.pid" RABBITMQ_ENABLED_PLUGINS_FILE="$RABBIT_DIR/enabled_plugins" \
+    RABBITMQ_CONFIG_FILE="$RABBIT_DIR/rabbitmq"
+}
+
+install() {
+  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    log "installing Debian's rabbitmq-server"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null
+  fi
+  if [ ! -x "$FERRET_BIN" ] || [ "$ROOT/deploy/local/ferretdb/main.go" -nt "$FERRET_BIN" ]; then
+    log "building FerretDB v1.24.2 (embedded) with $(go version | cut -d' ' -f3)"
+    mkdir -p "$RUN/bin"
+    (cd "$ROOT/deploy/local/ferretdb" && GOFLAGS=-mod=mod go build -trimpath -o "$FERRET_BIN" .)
+  fi
+}
+
+wait_port() {
+  local port=$1 name=$2
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  log "$name did not open port $port"; return 1
+}
+
+start() {
+  install
+  mkdir -p "$RABBIT_DIR" "$FERRET_DIR" "$RUN/logs"
+  if ! ferret_running; then
+    log "starting FerretDB on 127.0.0.1:$MONGO_PORT (data in $FERRET_DIR)"
+    nohup "$FERRET_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --handler sqlite --log-level error \
+      --sqlite-url "file:$FERRET_DIR/" >>"$RUN/logs/ferretdb.log" 2>&1 &
+    echo $! >"$RUN/ferretdb.pid"
+    wait_port "$MONGO_PORT" FerretDB
+  fi
+  if ! rabbit_running; then
+    log "starting RabbitMQ on 127.0.0.1:$AMQP_PORT"
+    (rabbit_env; cd "$RABBIT_DIR"; \
+      [ -f "$RABBIT_DIR/enabled_plugins" ] || echo '[].' >"$RABBIT_DIR/enabled_plugins"; \
+      /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1; \
+      /usr/lib/rabbitmq/bin/rabbitmqctl wait --timeout 120 "$RABBIT_DIR/rabbit.pid" >/dev/null)
+  fi
+  log "ready: MONGODB_URL=$(mongo_url) AMQP_URL=$(amqp_url)"
+}
+
+ferret_running() { [ -f "$RUN/ferretdb.pid" ] && kill -0 "$(cat "$RUN/ferretdb.pid")" 2>/dev/null; }
+rabbit_running() { [ -f "$RABBIT_DIR/rabbit.pid" ] && kill -0 "$(cat "$RABBIT_DIR/rabbit.pid")" 2>/dev/null; }
+
+stop() {
+  if rabbit_running; then
+    log "stopping RabbitMQ"
+    (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl stop "$RABBIT_DIR/rabbit.pid" >/dev/null 2>&1 || \
+      kill "$(cat "$RABBIT_DIR/rabbit.pid")")
+  fi
+  rm -f "$RABBIT_DIR/rabbit.pid"
+  if ferret_running; then
+    log "stopping FerretDB"
+    kill "$(cat "$RUN/ferretdb.pid")" || true
+  fi
+  rm -f "$RUN/ferretdb.pid"
+}
+
+rabbitmqctl() { (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl "$@"); }
+
+mongo_url() { echo "mongodb://127.0.0.1:$MONGO_PORT/"; }
+amqp_url() { echo "amqp://guest:guest@127.0.0.1:$AMQP_PORT/"; }
+
+status() {
+  ferret_running && echo "ferretdb: running (pid $(cat "$RUN/ferretdb.pid"))" || echo "ferretdb: stopped"
+  rabbit_running && echo "rabbitmq: running (pid $(cat "$RABBIT_DIR/rabbit.pid"))" || echo "rabbitmq: stopped"
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  env) echo "export MONGODB_URL=$(mongo_url) AMQP_URL=$(amqp_url)" ;;
+  rabbitmqctl) shift; rabbitmqctl "$@" ;;
+  *) echo "usage: $0 install|start|stop|status|env|rabbitmqctl ARGS" >&2; exit 2 ;;
+esac

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+eval "$("$ROOT/deploy/local/servers.sh" env)"
+cat <<TXT
+
+Tongpin 同频 is running:
+  intake       http://127.0.0.1:8101/docs
+  triage       http://127.0.0.1:8102/docs
+  counselling  http://127.0.0.1:8103/docs
+  oversight    http://127.0.0.1:8104/docs
+  MongoDB-compatible (FerretDB)  $MONGODB_URL
+  RabbitMQ                       $AMQP_URL
+Logs in .run/logs/. Stop everything with: make down
+TXT

@@ -1,0 +1,221 @@
+"""Staff identity: password hashes (argon2), the login throttle, and signed bearer tokens (EdDSA)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, Final
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+
+from tongpin.counselling.domain.roles import unknown_roles
+
+# Long enough for any passphrase, short enough that hashing cannot be used to burn CPU.
+MAX_PASSWORD_LENGTH: Final = 1024
+JWT_ALGORITHM: Final = "EdDSA"
+
+# --- passwords ------------------------------------------------------------------------------------
+
+# argon2-cffi's defaults follow RFC 9106's low-memory profile; tests pass a cheaper hasher.
+_DEFAULT_HASHER: Final = PasswordHasher()
+
+
+def hash_password(password: str, *, hasher: PasswordHasher | None = None) -> str:
+    """An argon2id hash of the password (encoded with its parameters and salt)."""
+    if not password:
+        raise ValueError("password must not be empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+    return (hasher or _DEFAULT_HASHER).hash(password)
+
+
+def verify_password(*, password_hash: str, password: str, hasher: PasswordHasher | None = None) -> bool:
+    """True when the password matches the hash; False for a mismatch or an unreadable hash."""
+    if not password or len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    try:
+        return (hasher or _DEFAULT_HASHER).verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(*, password_hash: str, hasher: PasswordHasher | None = None) -> bool:
+    """True when the hash was made with other parameters than the hasher's (rehash at next login)."""
+    try:
+        return (hasher or _DEFAULT_HASHER).check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+@cache
+def _dummy_hash() -> str:
+    return _DEFAULT_HASHER.hash("tongpin-no-such-account")
+
+
+def verify_unknown_account(*, password: str) -> bool:
+    """Spend the same time as a real check for a login name that does not exist; always False."""
+    # Without this, a fast refusal would tell an attacker which login names exist.
+    verify_password(password_hash=_dummy_hash(), password=password or "x")
+    return False
+
+
+# --- login throttle -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThrottleDecision:
+    """What to impose on the next login attempt for one account."""
+
+    delay: timedelta
+    locked: bool
+    retry_at: datetime | None
+
+    @property
+    def allowed(self) -> bool:
+        """True when an attempt may be made now."""
+        return not self.locked and self.delay <= timedelta(0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginThrottle:
+    """Growing delays after failed logins; a lock after max_failures within the window."""
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    lockout: timedelta = timedelta(minutes=15)
+    base_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(seconds=30)
+
+    def delay_after(self, failures: int) -> timedelta:
+        """The wait after that many recent failures: base, 2×base, 4×base … capped at max_delay."""
+        if failures <= 0:
+            return timedelta(0)
+        return min(self.base_delay * (2 ** (failures - 1)), self.max_delay)
+
+    def assess(self, *, failures: Iterable[datetime], now: datetime) -> ThrottleDecision:
+        """Decide from the account's failure times since its last success (older ones may be included)."""
+        times = sorted(t for t in failures if t <= now)
+        locked_until = self._locked_until(times)
+        if locked_until is not None and now < locked_until:
+            return ThrottleDecision(delay=locked_until - now, locked=True, retry_at=locked_until)
+        # A lock consumes the failures that caused it: afterwards the count starts again from zero.
+        recent = [t for t in times if t > now - self.window and (locked_until is None or t >= locked_until)]
+        if not recent:
+            return ThrottleDecision(delay=timedelta(0), locked=False, retry_at=None)
+        retry_at = recent[-1] + self.delay_after(len(recent))
+        if retry_at <= now:
+            return ThrottleDecision(delay=timedelta(0), locked=False, retry_at=None)
+        return ThrottleDecision(delay=retry_at - now, locked=False, retry_at=retry_at)
+
+    def _locked_until(self, times: Sequence[datetime]) -> datetime | None:
+        """When the latest lock ends (or ended), or None if the failures never reached the limit."""
+        until: datetime | None = None
+        run: list[datetime] = []
+        for t in times:
+            # Attempts made while locked are refused unchecked, so they do not count.
+            if until is not None and t < until:
+                continue
+            run = [x for x in run if x > t - self.window]
+            run.append(t)
+            if len(run) >= self.max_failures:
+                until, run = t + self.lockout, []
+        return until
+
+
+# --- bearer tokens --------------------------------------------------------------------------------
+
+
+def generate_signing_key() -> str:
+    """A fresh Ed25519 private key as unencrypted PKCS#8 PEM."""
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            encoding=serialization.Encoding.PEM,
+            format=serialization.PrivateFormat.PKCS8,
+            encryption_algorithm=serialization.NoEncryption(),
+        )
+        .decode("ascii")
+    )
+
+
+def public_jwk(*, public_key: Ed25519PublicKey, kid: str) -> dict[str, str]:
+    """The JWK (OKP, Ed25519) of a public key, with its key id."""
+    jwk: dict[str, str] = OKPAlgorithm.to_jwk(public_key, as_dict=True)
+    return {**jwk, "kid": kid, "use": "sig", "alg": JWT_ALGORITHM}
+
+
+def _load_public_pem(pem: str) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(pem.encode("ascii"))
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("public key must be Ed25519")
+    return key
+
+
+class TokenIssuer:
+    """Signs staff bearer tokens with an Ed25519 key and publishes the public half as a JWKS."""
+
+    def __init__(
+        self,
+        *,
+        private_key_pem: str,
+        kid: str,
+        issuer: str,
+        audience: str,
+        ttl: timedelta | int,
+        retired_public_keys: Mapping[str, str] | None = None,
+    ) -> None:
+        key = serialization.load_pem_private_key(private_key_pem.encode("ascii"), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("signing key must be Ed25519")
+        self._key = key
+        self.kid = kid
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
+        if self.ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+        # Keys rotated out stay published until the tokens they signed have expired.
+        self._retired = {k: _load_public_pem(pem) for k, pem in (retired_public_keys or {}).items() if k != kid}
+
+    @property
+    def public_key_pem(self) -> str:
+        """The current public key as SubjectPublicKeyInfo PEM."""
+        return (
+            self._key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode("ascii")
+        )
+
+    def issue(
+        self, *, subject: str, roles: Sequence[str], name: str, now: datetime | None = None
+    ) -> str:
+        """A signed token for one staff member: sub, roles, name, iat, exp, iss, aud, jti."""
+        unknown = unknown_roles(roles)
+        if unknown:
+            raise ValueError(f"unknown roles: {', '.join(unknown)}")
+        issued = (now or datetime.now(UTC)).replace(microsecond=0)
+        claims: dict[str, Any] = {
+            "sub": subject,
+            "roles": list(roles),
+            "name": name,
+            "iat": int(issued.timestamp()),
+            "exp": int((issued + self.ttl).timestamp()),
+            "iss": self.issuer,
+            "aud": self.audience,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM, headers={"kid": self.kid})
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The public JWKS document: the current key first, then any retired ones."""
+        keys = [public_jwk(public_key=self._key.public_key(), kid=self.kid)]
+        keys += [public_jwk(public_key=key, kid=kid) for kid, key in self._retired.items()]
+        return {"keys": keys}

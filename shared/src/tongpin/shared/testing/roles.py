@@ -1,0 +1,94 @@
+"""The endpoint x role matrix: every route declares its roles, and each role gets exactly what is declared."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from tongpin.shared.auth import ALL_ROLES, Public, Roles
+
+# Operational routes every service has; they carry no data and are open (health) or scraped (metrics).
+OPEN_OPS = {"/healthz", "/readyz", "/metrics"}
+
+
+@dataclass(frozen=True)
+class RouteRoles:
+    method: str
+    path: str
+    roles: frozenset[str] | None  # None: public
+
+    @property
+    def public(self) -> bool:
+        return self.roles is None
+
+
+def _declared(route: APIRoute) -> frozenset[str] | bool | None:
+    """The roles a route admits, None for Public(), False when it declares nothing."""
+    found: frozenset[str] | bool | None = False
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, Roles):
+            found = dep.call.roles if not isinstance(found, frozenset) else found & dep.call.roles
+        elif isinstance(dep.call, Public) and found is False:
+            found = None
+        stack.extend(dep.dependencies)
+    return found
+
+
+def route_roles(app: FastAPI) -> list[RouteRoles]:
+    """Every API route with the roles it declares; raises if any route declares none."""
+    table, missing = [], []
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or route.path in OPEN_OPS:
+            continue
+        declared = _declared(route)
+        if declared is False:
+            missing.append(f"{sorted(route.methods)} {route.path}")
+            continue
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            table.append(RouteRoles(method, route.path, declared if isinstance(declared, frozenset) else None))
+    if missing:
+        raise AssertionError(f"routes that declare no roles: {missing}")
+    return table
+
+
+async def walk_matrix(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    *,
+    headers_for: Any,
+    path_values: dict[str, str] | None = None,
+) -> list[str]:
+    """Call every route as every role (and with no token); return the mismatches found.
+
+    A role outside a route's declaration must get 403 (401 without a token); a role inside it must get
+    past authorisation (anything but 401/403 — bodies here are empty, so 404 or 422 are expected).
+    """
+    problems: list[str] = []
+    values = path_values or {}
+    for entry in route_roles(app):
+        path = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "unknown-id"), entry.path)
+        anonymous = await client.request(entry.method, path)
+        if entry.public:
+            if anonymous.status_code in (401, 403):
+                problems.append(f"{entry.method} {entry.path}: public route refused an anonymous caller")
+            continue
+        if anonymous.status_code != 401:
+            problems.append(f"{entry.method} {entry.path}: no token gave {anonymous.status_code}, not 401")
+        assert entry.roles is not None
+        for role in ALL_ROLES:
+            response = await client.request(entry.method, path, headers=headers_for(role))
+            admitted = role in entry.roles
+            if admitted and response.status_code in (401, 403):
+                problems.append(f"{entry.method} {entry.path}: {role} is declared but got {response.status_code}")
+            if not admitted and response.status_code != 403:
+                problems.append(f"{entry.method} {entry.path}: {role} is not declared but got {response.status_code}")
+            if response.status_code >= 500:
+                problems.append(f"{entry.method} {entry.path}: {role} caused {response.status_code}")
+    return problems

@@ -49,9 +49,9 @@ def route_roles(app: FastAPI) -> list[RouteRoles]:
             continue
         declared = _declared(route)
         if declared is False:
-            missing.append(f"{sorted(route.methods)} {route.path}")
+            missing.append(f"{sorted(route.methods or ())} {route.path}")
             continue
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+        for method in sorted(set(route.methods or ()) - {"HEAD", "OPTIONS"}):
             table.append(RouteRoles(method, route.path, declared if isinstance(declared, frozenset) else None))
     if missing:
         raise AssertionError(f"routes that declare no roles: {missing}")

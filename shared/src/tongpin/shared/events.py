@@ -189,6 +189,21 @@ class EscalationRaised(EventData):
 # --- counselling --------------------------------------------------------------------------------
 
 
+class StaffUpdated(EventData):
+    """The staff directory changed: triage keeps its assignment pools from these."""
+
+    event_type = "staff.updated"
+    publisher = "counselling"
+
+    staff_id: Id
+    roles: list[StaffRole]
+    active: bool = True
+    on_leave: bool = False
+    on_call: bool = False
+    skills: list[Code] = []
+    updated_at: datetime
+
+
 class CaseOpened(EventData):
     event_type = "case.opened"
     publisher = "counselling"
@@ -354,7 +369,7 @@ CATALOGUE: dict[str, type[EventData]] = {
     for cls in (
         ConcernRaised, MemberJoined, MemberLeft, RosterUpdated, BroadcastDelivered,
         ConcernTriaged, ConcernMerged, EscalationRaised,
-        CaseOpened, CaseAssigned, ReplyRequested, TalkScheduled, TalkHeld, CaseEscalated,
+        StaffUpdated, CaseOpened, CaseAssigned, ReplyRequested, TalkScheduled, TalkHeld, CaseEscalated,
         EscalationDecided, CaseResolved, CaseReopened, BroadcastRequested,
         OversightItemOpened, OversightItemUpdated, OversightItemClosed,
     )
@@ -369,7 +384,10 @@ CONSUMES: dict[str, tuple[str, ...]] = {
         OversightItemOpened.routing_key(), OversightItemUpdated.routing_key(),
         OversightItemClosed.routing_key(),
     ),
-    "triage": (ConcernRaised.routing_key(),),
+    "triage": (
+        ConcernRaised.routing_key(), StaffUpdated.routing_key(), CaseAssigned.routing_key(),
+        CaseResolved.routing_key(), CaseReopened.routing_key(),
+    ),
     "counselling": (
         ConcernRaised.routing_key(), ConcernTriaged.routing_key(), ConcernMerged.routing_key(),
         EscalationRaised.routing_key(), BroadcastDelivered.routing_key(),

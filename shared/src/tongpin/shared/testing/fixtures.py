@@ -126,6 +126,15 @@ async def drop_databases(mongo_client: AsyncMongoClient[Any], run_id: str) -> As
             await mongo_client.drop_database(name)
 
 
+@pytest.fixture
+async def clean_run(amqp_url: str, run_id: str, drop_databases: None) -> AsyncIterator[str]:
+    """The test's run id; its queues, exchanges and databases are removed afterwards."""
+    yield run_id
+    from tongpin.shared.testing.services import delete_test_topology
+
+    await delete_test_topology(amqp_url, run_id=run_id, retry_delays=[0.2, 0.4], extra=("probe",))
+
+
 class EventCapture:
     """A throwaway queue bound to the test's exchange that records every event published on it."""
 

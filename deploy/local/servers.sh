@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Local servers for development and CI: Debian's RabbitMQ and FerretDB (SQLite backend), installed if
-# missing and run from the project's ignored runtime folder (.run/). Usage: servers.sh install|start|stop|status|env
+# Local servers for development and CI: Debian's RabbitMQ, and FerretDB v1.24 on Debian's PostgreSQL,
+# installed if missing and run from the project's ignored runtime folder (.run/).
+# Usage: servers.sh install|start|stop|status|env
+#
+# FerretDB's PostgreSQL backend, not SQLite: under concurrent writers the SQLite backend answers
+# "database is locked (SQLITE_BUSY)" and scans a collection for every non-_id query, while on
+# PostgreSQL equality filters are pushed down and concurrent writes simply queue.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -8,7 +13,9 @@ RUN="${TONGPIN_RUN_DIR:-$ROOT/.run}"
 MONGO_PORT="${TONGPIN_MONGO_PORT:-27017}"
 AMQP_PORT="${TONGPIN_AMQP_PORT:-5672}"
 RABBIT_DIR="$RUN/rabbitmq"
-FERRET_DIR="$RUN/ferretdb"
+PG_DIR="$RUN/postgres"
+PG_PORT="${TONGPIN_PG_PORT:-54329}"
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 FERRET_BIN="$RUN/bin/tongpin-ferretdb"
 RABBIT_NODE="tongpin@localhost"
 
@@ -23,11 +30,12 @@ rabbit_env() {
 }
 
 install() {
-  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
-    log "installing Debian's rabbitmq-server"
+  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || [ -z "$PG_BIN" ]; then
+    log "installing Debian's rabbitmq-server and postgresql"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null
+    apt-get install -y -qq --no-install-recommends rabbitmq-server postgresql >/dev/null
+    PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
   fi
   if [ ! -x "$FERRET_BIN" ] || [ "$ROOT/deploy/local/ferretdb/main.go" -nt "$FERRET_BIN" ]; then
     log "building FerretDB v1.24.2 (embedded) with $(go version | cut -d' ' -f3)"
@@ -45,13 +53,36 @@ wait_port() {
   log "$name did not open port $port"; return 1
 }
 
+# PostgreSQL refuses to run as root: as root, its files belong to the postgres user.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+pg_running() { [ -f "$PG_DIR/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; }
+
+start_postgres() {
+  mkdir -p "$PG_DIR"
+  [ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
+  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $PG_DIR"
+    as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U tongpin -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! pg_running; then
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
+      -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" start >/dev/null
+    as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U tongpin -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1 || \
+      as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U tongpin ferretdb
+  fi
+}
+
 start() {
   install
-  mkdir -p "$RABBIT_DIR" "$FERRET_DIR" "$RUN/logs"
+  mkdir -p "$RABBIT_DIR" "$RUN/logs"
+  start_postgres
   if ! ferret_running; then
-    log "starting FerretDB on 127.0.0.1:$MONGO_PORT (data in $FERRET_DIR)"
-    nohup "$FERRET_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --handler sqlite --log-level error \
-      --sqlite-url "file:$FERRET_DIR/" >>"$RUN/logs/ferretdb.log" 2>&1 &
+    log "starting FerretDB on 127.0.0.1:$MONGO_PORT (PostgreSQL backend)"
+    nohup "$FERRET_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --handler postgresql --log-level error \
+      --postgresql-url "postgres://tongpin@127.0.0.1:$PG_PORT/ferretdb" >>"$RUN/logs/ferretdb.log" 2>&1 &
     echo $! >"$RUN/ferretdb.pid"
     wait_port "$MONGO_PORT" FerretDB
   fi
@@ -80,6 +111,10 @@ stop() {
     kill "$(cat "$RUN/ferretdb.pid")" || true
   fi
   rm -f "$RUN/ferretdb.pid"
+  if pg_running; then
+    log "stopping PostgreSQL"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null || true
+  fi
 }
 
 rabbitmqctl() { (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl "$@"); }
@@ -89,6 +124,7 @@ amqp_url() { echo "amqp://guest:guest@127.0.0.1:$AMQP_PORT/"; }
 
 status() {
   ferret_running && echo "ferretdb: running (pid $(cat "$RUN/ferretdb.pid"))" || echo "ferretdb: stopped"
+  pg_running && echo "postgresql: running (port $PG_PORT)" || echo "postgresql: stopped"
   rabbit_running && echo "rabbitmq: running (pid $(cat "$RABBIT_DIR/rabbit.pid"))" || echo "rabbitmq: stopped"
 }
 

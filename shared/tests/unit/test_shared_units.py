@@ -69,6 +69,7 @@ def test_staging_adds_events_and_counter_to_an_update():
     assert {k.split(".", 1)[1] for k in update["$set"] if k.startswith("outbox.")} == {e.id for e in events}
     doc = with_outbox({"_id": "a"}, events)
     assert doc["outbox_pending"] == 2 and list(doc["outbox"]) == [e.id for e in events]
+    assert doc["outbox_dirty"] is True and update["$set"]["outbox_dirty"] is True
     assert stage({"$set": {"a": 1}}, []) == {"$set": {"a": 1}}
 
 

@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pymongo import IndexModel, UpdateOne
+from pymongo import IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tongpin.shared.envelope import CloudEvent
@@ -24,7 +25,7 @@ from tongpin.shared.messaging.publisher import Publisher
 
 log = get_logger(__name__)
 
-OUTBOX_INDEX = IndexModel([("outbox_pending", 1)], name="outbox_pending")
+OUTBOX_INDEX = IndexModel([("outbox_dirty", 1)], name="outbox_dirty")
 _seq = itertools.count()
 
 
@@ -36,7 +37,7 @@ def _entries(events: Iterable[CloudEvent]) -> dict[str, dict[str, Any]]:
 
 def with_outbox(document: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any]:
     """A new document carrying the events its creation causes."""
-    return {**document, "outbox": _entries(events), "outbox_pending": len(events)}
+    return {**document, "outbox": _entries(events), "outbox_pending": len(events), "outbox_dirty": bool(events)}
 
 
 def stage(update: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any]:
@@ -44,7 +45,9 @@ def stage(update: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any
     if not events:
         return update
     merged = {op: dict(fields) for op, fields in update.items()}
-    merged.setdefault("$set", {}).update({f"outbox.{eid}": entry for eid, entry in _entries(events).items()})
+    sets = merged.setdefault("$set", {})
+    sets.update({f"outbox.{eid}": entry for eid, entry in _entries(events).items()})
+    sets["outbox_dirty"] = True
     inc = merged.setdefault("$inc", {})
     inc["outbox_pending"] = inc.get("outbox_pending", 0) + len(events)
     return merged
@@ -111,39 +114,29 @@ class OutboxRelay:
         total = 0
         for name in self._collections:
             coll = self._db[name]
-            docs = await coll.find({"outbox_pending": {"$gt": 0}}, {"outbox": 1}).limit(self._batch).to_list()
+            docs = await coll.find({"outbox_dirty": True}, {"outbox": 1}).limit(self._batch).to_list()
             if not docs:
                 continue
-            results = await asyncio.gather(*(self._publish_document(d) for d in docs), return_exceptions=True)
-            updates: list[UpdateOne] = []
+            results = await asyncio.gather(*(self._publish_document(coll, d) for d in docs), return_exceptions=True)
             failures = [r for r in results if isinstance(r, BaseException)]
-            for result in results:
-                if not isinstance(result, BaseException):
-                    updates.extend(result)
+            total += sum(r for r in results if isinstance(r, int))
             if failures:
                 # Left in the outbox; the next pass tries again.
                 log.warning("outbox.publish_failed", collection=name, documents=len(failures), error=repr(failures[0]))
-            if updates:
-                await coll.bulk_write(updates, ordered=False)
-                total += len(updates)
         return total
 
-    async def _publish_document(self, doc: dict[str, Any]) -> list[UpdateOne]:
+    async def _publish_document(self, coll: AsyncCollection[Any], doc: dict[str, Any]) -> int:
         entries = sorted((doc.get("outbox") or {}).items(), key=lambda kv: kv[1]["seq"])
-        done: list[UpdateOne] = []
+        published = 0
         async with self._limit:
-            try:
-                for event_id, entry in entries:
-                    await self._publisher.publish(CloudEvent.model_validate(entry["event"]))
-                    done.append(
-                        UpdateOne(
-                            {"_id": doc["_id"], f"outbox.{event_id}": {"$exists": True}},
-                            {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}},
-                        )
-                    )
-            except Exception as exc:
-                # Keep what was confirmed; the rest of this document's events wait for the next pass.
-                if not done:
-                    raise
-                log.warning("outbox.partial_publish", error=repr(exc))
-        return done
+            for event_id, entry in entries:
+                await self._publisher.publish(CloudEvent.model_validate(entry["event"]))
+                # One update per event, not a bulk_write: FerretDB 1.24 stalls a bulk write that runs
+                # concurrently with inserts into the same collection.
+                await coll.update_one(
+                    {"_id": doc["_id"], f"outbox.{event_id}": {"$exists": True}},
+                    {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}},
+                )
+                published += 1
+            await coll.update_one({"_id": doc["_id"], "outbox_pending": 0}, {"$set": {"outbox_dirty": False}})
+        return published

@@ -1,0 +1,241 @@
+"""`make bench`: the floors (FastAPI POST, aio-pika confirmed publish, PyMongo insert) and the backbone.
+
+The backbone figure is events/s through outbox -> broker -> idempotent consumer, with p50/p99 latency
+from the state write to the consumer's durable effect; each backbone figure is printed as a ratio to
+the slower floor it stands on. Benchmarks measure, they never fail for being slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+from pymongo import AsyncMongoClient
+
+from tongpin.shared.envelope import CloudEvent
+from tongpin.shared.events import ConcernRaised, make_event
+from tongpin.shared.messaging.consumer import EventConsumer
+from tongpin.shared.messaging.inbox import Inbox
+from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, with_outbox
+from tongpin.shared.messaging.publisher import Publisher
+from tongpin.shared.messaging.topology import Names, declare_exchanges
+from tongpin.shared.testing.services import free_port
+
+RESULTS = Path(__file__).parent / "results"
+
+TRIVIAL_APP = """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+class Item(BaseModel):
+    channel_id: str
+    text: str
+
+app = FastAPI()
+
+@app.post("/items")
+async def create(item: Item) -> dict:
+    return {"ok": True, "length": len(item.text)}
+"""
+
+
+def fastapi_floor(seconds: int) -> dict[str, Any]:
+    """Requests/s of a trivial FastAPI POST with a pydantic body: one uvicorn worker, wrk on loopback."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "trivial_app.py").write_text(TRIVIAL_APP)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "trivial_app:app", "--port", str(port), "--log-level", "warning",
+             "--no-access-log"], cwd=tmp,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    httpx.post(f"http://127.0.0.1:{port}/items", json={"channel_id": "a", "text": "b"}, timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            lua = Path(tmp, "post.lua")
+            lua.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                           'wrk.body = \'{"channel_id": "officers-1", "text": "宿舍热水器坏了"}\'\n')
+            out = subprocess.run(
+                [shutil.which("wrk") or "wrk", "-t1", "-c32", f"-d{seconds}s", "-s", str(lua),
+                 f"http://127.0.0.1:{port}/items"], capture_output=True, text=True, check=True,
+            ).stdout
+        finally:
+            server.terminate()
+            server.wait(10)
+    rps = next(float(line.split()[1]) for line in out.splitlines() if line.startswith("Requests/sec"))
+    return {"requests_per_s": round(rps), "tool": "wrk -t1 -c32", "seconds": seconds}
+
+
+async def publish_floor(amqp_url: str, count: int) -> dict[str, Any]:
+    """Persistent publishes with confirms into a durable quorum queue, 64 in flight."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    name = f"bench.{uuid.uuid4().hex[:8]}"
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        queue = await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+        body = make_event(_concern()).to_json_bytes()
+        sem = asyncio.Semaphore(64)
+
+        async def one() -> None:
+            async with sem:
+                await channel.default_exchange.publish(
+                    aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=name
+                )
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(count)))
+        elapsed = time.perf_counter() - start
+        await queue.delete(if_unused=False, if_empty=False)
+    finally:
+        await connection.close()
+    return {"messages_per_s": round(count / elapsed), "count": count, "queue": "quorum", "in_flight": 64}
+
+
+async def insert_floor(mongodb_url: str, count: int) -> dict[str, Any]:
+    """insert_one of small documents, 32 concurrent, into the database server in use."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url)
+    db = client[f"bench_{uuid.uuid4().hex[:8]}"]
+    try:
+        sem = asyncio.Semaphore(32)
+
+        async def one(i: int) -> None:
+            async with sem:
+                await db.docs.insert_one({"_id": i, "channel_id": "officers-1", "text": "宿舍热水器坏了",
+                                          "sent_at": datetime.now(UTC)})
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        elapsed = time.perf_counter() - start
+        server = (await client.admin.command("buildInfo")).get("version", "?")
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+    return {"docs_per_s": round(count / elapsed), "count": count, "concurrency": 32, "server_version": server}
+
+
+def _concern() -> ConcernRaised:
+    concern_id = f"c-{uuid.uuid4().hex}"
+    return ConcernRaised(concern_id=concern_id, channel_id="officers-1", channel_kind="officers", origin="api",
+                         text="宿舍热水器坏了一周，希望能修一下", sent_at=datetime.now(UTC))
+
+
+async def backbone(mongodb_url: str, amqp_url: str, count: int) -> dict[str, Any]:
+    """Events/s and latency through outbox -> broker -> idempotent consumer with a durable effect."""
+    run = f"bench{uuid.uuid4().hex[:8]}"
+    names = Names(exchange=f"{run}.events", service="triage", prefix=f"{run}.")
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True)
+    producer_db, consumer_db = client[f"{run}_intake"], client[f"{run}_triage"]
+    await producer_db.messages.create_indexes([OUTBOX_INDEX])
+    connection = await aio_pika.connect_robust(amqp_url)
+    setup = await connection.channel()
+    await declare_exchanges(setup, names=names)
+    publisher = await Publisher.open(connection=connection, exchange_name=names.exchange, service="bench")
+    latencies: list[float] = []
+    done = asyncio.Event()
+    written_at: dict[str, float] = {}
+
+    async def handler(event: CloudEvent, data: Any) -> None:
+        await consumer_db.effects.insert_one({"_id": event.id, "concern_id": data.concern_id})
+        latencies.append(time.perf_counter() - written_at[event.id])
+        if len(latencies) >= count:
+            done.set()
+
+    consumer = EventConsumer(connection=connection, names=names, handlers={"concern.raised.v1": handler},
+                             inbox=Inbox(consumer_db.inbox), retry_delays=[1.0], delivery_limit=5, prefetch=64)
+    await consumer.start()
+    relay = OutboxRelay(database=producer_db, collections=["messages"], publisher=publisher, poll_seconds=0.05)
+    relay.start()
+    sem = asyncio.Semaphore(32)
+
+    async def write_one() -> None:
+        async with sem:
+            event = make_event(_concern())
+            written_at[event.id] = time.perf_counter()
+            await producer_db.messages.insert_one(with_outbox({"_id": event.subject or event.id}, [event]))
+            relay.notify()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(write_one() for _ in range(count)))
+    await asyncio.wait_for(done.wait(), timeout=600)
+    elapsed = time.perf_counter() - start
+    await relay.stop()
+    await consumer.stop()
+    for queue in (names.queue, names.dead_letter_queue, names.retry_queue(1.0)):
+        await setup.queue_delete(queue)
+    await setup.exchange_delete(names.exchange)
+    await setup.exchange_delete(names.dead_letter_exchange)
+    await connection.close()
+    effects = await consumer_db.effects.count_documents({})
+    await client.drop_database(producer_db.name)
+    await client.drop_database(consumer_db.name)
+    await client.close()
+    ordered = sorted(latencies)
+    return {
+        "events_per_s": round(count / elapsed),
+        "count": count,
+        "effects": effects,
+        "latency_ms": {
+            "p50": round(statistics.median(ordered) * 1000, 1),
+            "p99": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
+        },
+        "database_ops_per_event": "insert+outbox, relay find+unset, inbox find, effect insert, inbox insert",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--count", type=int, default=5000)
+    args = parser.parse_args()
+    mongodb_url = os.environ["MONGODB_URL"]
+    amqp_url = os.environ["AMQP_URL"]
+
+    floors = {
+        "fastapi_post": fastapi_floor(args.seconds),
+        "aio_pika_publish_confirmed": asyncio.run(publish_floor(amqp_url, args.count * 2)),
+        "pymongo_insert": asyncio.run(insert_floor(mongodb_url, args.count)),
+    }
+    result = asyncio.run(backbone(mongodb_url, amqp_url, args.count))
+    slower = min(floors["aio_pika_publish_confirmed"]["messages_per_s"], floors["pymongo_insert"]["docs_per_s"])
+    result["ratio_to_slower_floor"] = round(result["events_per_s"] / slower, 3)
+    result["target"] = ">= 0.5 of the slower of publish and insert floors"
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "floors": floors,
+        "backbone": result,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    (RESULTS / "latest.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    print(f"FastAPI POST floor         {floors['fastapi_post']['requests_per_s']:>8} req/s")
+    print(f"aio-pika publish floor     {floors['aio_pika_publish_confirmed']['messages_per_s']:>8} msg/s")
+    print(f"PyMongo insert floor       {floors['pymongo_insert']['docs_per_s']:>8} docs/s "
+          f"(server {floors['pymongo_insert']['server_version']})")
+    print(f"backbone                   {result['events_per_s']:>8} events/s  "
+          f"= {result['ratio_to_slower_floor']:.2f} x slower floor ({slower}/s)")
+    print(f"backbone latency           p50 {result['latency_ms']['p50']} ms, p99 {result['latency_ms']['p99']} ms")
+    print(f"results in {RESULTS / (stamp + '.json')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -387,6 +387,8 @@ CONSUMES: dict[str, tuple[str, ...]] = {
     "triage": (
         ConcernRaised.routing_key(), StaffUpdated.routing_key(), CaseAssigned.routing_key(),
         CaseResolved.routing_key(), CaseReopened.routing_key(),
+        # case.opened links a case to the concern triage assigned, so load is counted once per case.
+        CaseOpened.routing_key(),
     ),
     "counselling": (
         ConcernRaised.routing_key(), ConcernTriaged.routing_key(), ConcernMerged.routing_key(),

@@ -1,23 +1,396 @@
-"""Triage's HTTP API."""
+"""Triage's HTTP API: the queue, decisions and overrides, rule sets, themes and the staff pool."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tongpin.shared.auth import Principal, Roles
+from tongpin.shared.events import Category, ChannelKind, Id, RiskFlag, Route, Severity, StaffRole
 from tongpin.shared.problems import NotFound
-from tongpin.triage.repository import DecisionRepository
-
-router = APIRouter(tags=["decisions"])
+from tongpin.shared.runtime import ServiceRuntime
+from tongpin.triage import handlers
+from tongpin.triage.repository import (
+    DecisionRepository,
+    RuleSetRepository,
+    StaffRepository,
+    ThemeRepository,
+)
 
 Staff = Annotated[Principal, Depends(Roles("political_worker", "psychologist", "centre_coordinator", "admin"))]
+Overrider = Annotated[Principal, Depends(Roles("political_worker", "psychologist", "centre_coordinator"))]
+Exporter = Annotated[Principal, Depends(Roles("centre_coordinator", "admin"))]
+RuleEditor = Annotated[Principal, Depends(Roles("centre_coordinator", "admin"))]
+ThemeReader = Annotated[Principal, Depends(Roles("committee_member", "centre_coordinator", "admin"))]
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+ConcernId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
+Version = Annotated[int, Path(ge=1, le=1_000_000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 
-@router.get("/decisions/{concern_id}")
-async def get_decision(concern_id: str, request: Request, _: Staff) -> dict[str, Any]:
-    doc = await DecisionRepository(request.app.state.runtime.db).get(concern_id)
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(_runtime)]
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
+class OverrideRead(BaseModel):
+    by: str
+    by_name: str = ""
+    at: datetime
+    reason: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    version: int
+
+
+class DecisionRead(BaseModel):
+    concern_id: str
+    channel_id: str
+    channel_kind: ChannelKind
+    unit: str | None = None
+    about_officer_id: str | None = None
+    subject_officer_id: str | None = None
+    category: Category
+    severity: Severity
+    flags: list[RiskFlag] = []
+    route: Route
+    assignee_role: StaffRole | None = None
+    assignee_id: str | None = None
+    ruleset_version: int
+    rule_ids: list[str] = []
+    reasons: list[str] = []
+    crisis: bool = False
+    dismissed: bool = False
+    merged_into: str | None = None
+    theme_id: str | None = None
+    overridden: bool = False
+    open: bool = True
+    raised_at: datetime
+    triaged_at: datetime
+    version: int
+    overrides: list[OverrideRead] = []
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> DecisionRead:
+        return cls.model_validate({**doc, "concern_id": doc["_id"]})
+
+
+class DecisionPage(BaseModel):
+    items: list[DecisionRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class OverrideCreate(BaseModel):
+    """A correction to a decision; at least one of category, severity, route, assignee_id, and a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category | None = None
+    severity: Severity | None = None
+    route: Route | None = None
+    assignee_id: Id | None = None
+    reason: Reason
+    version: int | None = Field(default=None, ge=1, description="the decision version you saw (409 if it moved)")
+
+
+class RuleSetCreate(BaseModel):
+    """A rule-set document, as JSON text (line numbers in errors refer to it) or as a JSON object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document: str | dict[str, Any]
+
+    @field_validator("document")
+    @classmethod
+    def _bounded(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        size = len(value) if isinstance(value, str) else len(json.dumps(value, ensure_ascii=False))
+        if size > 1_000_000:
+            raise ValueError("the document is larger than 1,000,000 characters")
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("the document is empty")
+        return value
+
+    def text(self) -> str:
+        if isinstance(self.document, str):
+            return self.document
+        return json.dumps(self.document, ensure_ascii=False, indent=2)
+
+
+class RuleSetRead(BaseModel):
+    version: int
+    name: str = ""
+    description: str = ""
+    status: Literal["draft", "published"]
+    running: bool
+    rule_count: int = 0
+    created_at: datetime
+    created_by: str
+    published_at: datetime | None = None
+    document: str | None = None
+
+
+class RuleSetPage(BaseModel):
+    items: list[RuleSetRead]
+    running_version: int | None
+    total: int
+    limit: int
+    offset: int
+
+
+class RuleSetHeadRead(BaseModel):
+    running_version: int
+    previous_versions: list[int]
+    changed_at: datetime
+    changed_by: str
+
+
+class ThemeRead(BaseModel):
+    theme_id: str
+    unit: str
+    category: Category
+    officer_count: int
+    concern_count: int
+    first_at: datetime
+    last_at: datetime
+
+
+class ThemePage(BaseModel):
+    items: list[ThemeRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class StaffRead(BaseModel):
+    staff_id: str
+    roles: list[str]
+    active: bool
+    on_leave: bool
+    on_call: bool
+    open_load: int
+
+
+def _ruleset_read(doc: dict[str, Any], *, running: int | None, with_document: bool) -> RuleSetRead:
+    return RuleSetRead(
+        version=doc["_id"], name=doc.get("name", ""), description=doc.get("description", ""),
+        status=doc.get("status", "draft"), running=doc["_id"] == running, rule_count=doc.get("rule_count", 0),
+        created_at=doc["created_at"], created_by=doc.get("created_by", ""), published_at=doc.get("published_at"),
+        document=doc.get("document") if with_document else None,
+    )
+
+
+def _head_read(head: dict[str, Any]) -> RuleSetHeadRead:
+    return RuleSetHeadRead(running_version=head["version"], previous_versions=head.get("history", []),
+                           changed_at=head["changed_at"], changed_by=head.get("changed_by", ""))
+
+
+# --- decisions and the queue ------------------------------------------------------------------
+
+decisions_router = APIRouter(tags=["queue"])
+
+
+@decisions_router.get("/queue", summary="The triage queue: highest severity first, then oldest")
+async def get_queue(
+    runtime: Runtime, _: Staff, limit: Limit = 50, offset: Offset = 0,
+    status: Literal["open", "all"] = "open",
+    category: Category | None = None, severity: Severity | None = None, route: Route | None = None,
+    channel_kind: ChannelKind | None = None, unit: Annotated[Id | None, Query()] = None,
+    assignee_id: Annotated[Id | None, Query()] = None, crisis: bool | None = None,
+    theme_id: Annotated[Id | None, Query()] = None, include_dismissed: bool = False,
+) -> DecisionPage:
+    filters: dict[str, Any] = {}
+    if status == "open":
+        # Dismissed chatter never opens work; asking for it shows it beside the open items.
+        filters.update({"$or": [{"open": True}, {"dismissed": True}]} if include_dismissed else {"open": True})
+    if not include_dismissed:
+        filters["dismissed"] = False
+    for key, value in (("category", category), ("severity", severity), ("route", route),
+                       ("channel_kind", channel_kind), ("unit", unit), ("assignee_id", assignee_id),
+                       ("crisis", crisis), ("theme_id", theme_id)):
+        if value is not None:
+            filters[key] = value
+    items, total = await DecisionRepository(runtime.db).queue(filters=filters, limit=limit, offset=offset)
+    return DecisionPage(items=[DecisionRead.from_doc(d) for d in items], total=total, limit=limit, offset=offset)
+
+
+@decisions_router.get("/decisions/{concern_id}", summary="One decision with its reasons and overrides")
+async def get_decision(concern_id: ConcernId, runtime: Runtime, _: Staff) -> DecisionRead:
+    doc = await DecisionRepository(runtime.db).get(concern_id)
     if doc is None:
         raise NotFound("decision", concern_id)
-    return {"concern_id": doc["_id"], **{k: v for k, v in doc.items() if not k.startswith(("_", "outbox"))}}
+    return DecisionRead.from_doc(doc)
+
+
+@decisions_router.post("/decisions/{concern_id}/overrides", summary="Override a decision, with a reason")
+async def override_decision(
+    concern_id: ConcernId, body: OverrideCreate, request: Request, runtime: Runtime, principal: Overrider,
+) -> DecisionRead:
+    doc = await handlers.override_decision(
+        decisions=DecisionRepository(runtime.db), staff=StaffRepository(runtime.db), concern_id=concern_id,
+        principal=principal, changes=body.model_dump(include={"category", "severity", "route", "assignee_id"}),
+        reason=body.reason, expected_version=body.version,
+        correlation_id=getattr(request.state, "correlation_id", None),
+        traceparent=getattr(request.state, "traceparent", None),
+    )
+    runtime.notify_outbox()
+    return DecisionRead.from_doc(doc)
+
+
+EXPORT_COLUMNS = (
+    "concern_id", "overridden_at", "by", "channel_kind", "category_before", "category_after", "severity_before",
+    "severity_after", "route_before", "route_after", "assignee_id_before", "assignee_id_after", "reason",
+    "ruleset_version", "rule_ids",
+)
+
+
+@decisions_router.get("/overrides/export", summary="Every override as CSV or JSON: where rules and people disagree")
+async def export_overrides(
+    runtime: Runtime, _: Exporter, format: Literal["csv", "json"] = "csv", since: datetime | None = None,
+) -> StreamingResponse:
+    repo = DecisionRepository(runtime.db)
+
+    async def rows() -> AsyncIterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            batch = handlers.overrides_as_rows(await repo.overrides(since=since, limit=200, offset=offset))
+            for row in batch:
+                yield row
+            if len(batch) < 200:
+                return
+            offset += 200
+
+    async def as_csv() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        async for row in rows():
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    async def as_json() -> AsyncIterator[str]:
+        yield "["
+        first = True
+        async for row in rows():
+            yield ("" if first else ",") + json.dumps(row, ensure_ascii=False)
+            first = False
+        yield "]"
+
+    if format == "json":
+        return StreamingResponse(as_json(), media_type="application/json; charset=utf-8")
+    return StreamingResponse(as_csv(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="triage-overrides.csv"'})
+
+
+# --- rule sets --------------------------------------------------------------------------------
+
+rulesets_router = APIRouter(prefix="/rulesets", tags=["rule sets"])
+
+
+@rulesets_router.get("/current", summary="The running rule set")
+async def current_ruleset(runtime: Runtime, _: Staff) -> RuleSetRead:
+    repo = RuleSetRepository(runtime.db)
+    head = await repo.head()
+    if head is None:
+        raise NotFound("rule set", "current")
+    doc = await repo.get(head["version"])
+    if doc is None:
+        raise NotFound("rule set version", str(head["version"]))
+    return _ruleset_read(doc, running=head["version"], with_document=True)
+
+
+@rulesets_router.get("", summary="Stored rule-set versions, newest first")
+async def list_rulesets(runtime: Runtime, _: Staff, limit: Limit = 50, offset: Offset = 0) -> RuleSetPage:
+    repo = RuleSetRepository(runtime.db)
+    head = await repo.head()
+    running = head["version"] if head else None
+    items, total = await repo.page(limit=limit, offset=offset)
+    return RuleSetPage(items=[_ruleset_read(d, running=running, with_document=False) for d in items],
+                       running_version=running, total=total, limit=limit, offset=offset)
+
+
+@rulesets_router.get("/{version}", summary="One stored rule-set version")
+async def get_ruleset(version: Version, runtime: Runtime, _: Staff) -> RuleSetRead:
+    repo = RuleSetRepository(runtime.db)
+    doc = await repo.get(version)
+    if doc is None:
+        raise NotFound("rule set version", str(version))
+    head = await repo.head()
+    return _ruleset_read(doc, running=head["version"] if head else None, with_document=True)
+
+
+@rulesets_router.post("", status_code=201, summary="Store a validated draft as the next version (not yet running)")
+async def create_ruleset(
+    body: Annotated[RuleSetCreate, Body()], runtime: Runtime, principal: RuleEditor,
+) -> RuleSetRead:
+    repo = RuleSetRepository(runtime.db)
+    doc = await handlers.create_ruleset_draft(rulesets=repo, document=body.text(), principal=principal)
+    head = await repo.head()
+    return _ruleset_read(doc, running=head["version"] if head else None, with_document=True)
+
+
+@rulesets_router.post("/{version}/publish", summary="Make a stored version the running one")
+async def publish_ruleset(version: Version, runtime: Runtime, principal: RuleEditor) -> RuleSetHeadRead:
+    head = await handlers.publish_ruleset(rulesets=RuleSetRepository(runtime.db), version=version, principal=principal)
+    return _head_read(head)
+
+
+@rulesets_router.post("/restore", summary="Restore the version that ran before the current one")
+async def restore_ruleset(runtime: Runtime, principal: RuleEditor) -> RuleSetHeadRead:
+    head = await handlers.restore_ruleset(rulesets=RuleSetRepository(runtime.db), principal=principal)
+    return _head_read(head)
+
+
+# --- themes and the staff pool ----------------------------------------------------------------
+
+themes_router = APIRouter(tags=["themes"])
+
+
+@themes_router.get("/themes", summary="Themes: one category rising across many officers of a unit")
+async def list_themes(
+    runtime: Runtime, _: ThemeReader, limit: Limit = 50, offset: Offset = 0,
+    unit: Annotated[Id | None, Query()] = None, category: Category | None = None,
+) -> ThemePage:
+    filters: dict[str, Any] = {}
+    if unit is not None:
+        filters["unit"] = unit
+    if category is not None:
+        filters["category"] = category
+    items, total = await ThemeRepository(runtime.db).page(filters=filters, limit=limit, offset=offset)
+    return ThemePage(items=[ThemeRead(theme_id=d["_id"], **{k: v for k, v in d.items() if k != "_id"})
+                            for d in items], total=total, limit=limit, offset=offset)
+
+
+@themes_router.get("/staff", summary="The assignment pool as triage sees it, with open load")
+async def list_staff(runtime: Runtime, _: Exporter, limit: Limit = 50, offset: Offset = 0) -> list[StaffRead]:
+    repo = StaffRepository(runtime.db)
+    docs = await repo.page(limit=limit, offset=offset)
+    load = await repo.open_load([d["_id"] for d in docs])
+    return [StaffRead(staff_id=d["_id"], roles=d.get("roles", []), active=d.get("active", True),
+                      on_leave=d.get("on_leave", False), on_call=d.get("on_call", False),
+                      open_load=load.get(d["_id"], 0)) for d in docs]
+
+
+def routers() -> list[APIRouter]:
+    """Every router of the service, in the order the OpenAPI document lists them."""
+    return [decisions_router, rulesets_router, themes_router]

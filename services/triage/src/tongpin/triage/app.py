@@ -6,8 +6,14 @@ from fastapi import FastAPI
 
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
-from tongpin.triage import api, consumers, repository
+from tongpin.triage import api, consumers, handlers, repository
+from tongpin.triage.domain import warm_up
 from tongpin.triage.settings import TriageSettings
+
+
+async def _prepare(runtime: ServiceRuntime) -> None:
+    await handlers.ensure_default_ruleset(rulesets=repository.RuleSetRepository(runtime.db))
+    warm_up()
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -16,5 +22,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
         handlers=consumers.handlers,
     )
-    return create_service_app(runtime, title="Tongpin triage 研判", routers=[api.router],
-                              description="Explainable judgment of concerns, risk-first queue, routing.")
+    return create_service_app(runtime, title="Tongpin triage 研判", routers=api.routers(),
+                              description="Explainable judgment of concerns, risk-first queue, routing.",
+                              on_startup=[_prepare])

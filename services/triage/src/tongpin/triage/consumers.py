@@ -6,18 +6,57 @@ from collections.abc import Mapping
 from typing import Any
 
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.events import ConcernRaised
+from tongpin.shared.events import CaseAssigned, CaseOpened, CaseReopened, CaseResolved, ConcernRaised, StaffUpdated
 from tongpin.shared.messaging.consumer import Handler
 from tongpin.shared.runtime import ServiceRuntime
 from tongpin.triage import handlers as h
-from tongpin.triage.repository import DecisionRepository
+from tongpin.triage.repository import (
+    ClusterRepository,
+    DecisionRepository,
+    RuleSetRepository,
+    StaffRepository,
+    ThemeRepository,
+)
+from tongpin.triage.settings import TriageSettings
 
 
 def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
-    repo = DecisionRepository(runtime.db)
+    db = runtime.db
+    settings = runtime.settings if isinstance(runtime.settings, TriageSettings) else TriageSettings()
+    decisions, staff, clusters = DecisionRepository(db), StaffRepository(db), ClusterRepository(db)
+    themes = ThemeRepository(db)
+    rulebook = runtime.extras.setdefault("rulebook", h.RuleBook(repo=RuleSetRepository(db)))
 
     async def on_concern_raised(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, ConcernRaised)
-        await h.triage_concern(repo=repo, event=event, concern=data)
+        await h.triage_concern(decisions=decisions, rulebook=rulebook, staff=staff, clusters=clusters,
+                               themes=themes, settings=settings, event=event, concern=data)
 
-    return {ConcernRaised.routing_key(): on_concern_raised}
+    async def on_staff_updated(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, StaffUpdated)
+        await h.record_staff(staff=staff, data=data)
+
+    async def on_case_opened(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, CaseOpened)
+        await h.link_case(staff=staff, data=data)
+
+    async def on_case_assigned(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, CaseAssigned)
+        await h.move_case(staff=staff, data=data)
+
+    async def on_case_resolved(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, CaseResolved)
+        await h.close_case(staff=staff, decisions=decisions, clusters=clusters, data=data)
+
+    async def on_case_reopened(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, CaseReopened)
+        await h.reopen_case(staff=staff, decisions=decisions, clusters=clusters, data=data)
+
+    return {
+        ConcernRaised.routing_key(): on_concern_raised,
+        StaffUpdated.routing_key(): on_staff_updated,
+        CaseOpened.routing_key(): on_case_opened,
+        CaseAssigned.routing_key(): on_case_assigned,
+        CaseResolved.routing_key(): on_case_resolved,
+        CaseReopened.routing_key(): on_case_reopened,
+    }

@@ -1,30 +1,431 @@
-"""Triage's event handlers; dependencies arrive as parameters."""
+"""Triage's commands and event handlers; dependencies arrive as keyword parameters."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from tongpin.shared.auth import Principal
 from tongpin.shared.envelope import CloudEvent, child_traceparent
-from tongpin.shared.events import ConcernRaised, ConcernTriaged, make_event
-from tongpin.triage.repository import DecisionRepository
+from tongpin.shared.events import (
+    CaseAssigned,
+    CaseOpened,
+    CaseReopened,
+    CaseResolved,
+    ConcernMerged,
+    ConcernRaised,
+    ConcernTriaged,
+    EscalationRaised,
+    StaffUpdated,
+    make_event,
+)
+from tongpin.shared.logging import get_logger
+from tongpin.shared.problems import Conflict, NotFound, Problem
+from tongpin.triage.domain import Classification, RuleSet, RuleSetError, assignee_role_for, classify, parse_ruleset
+from tongpin.triage.domain.routing import (
+    SEVERITY_RANK,
+    StaffMember,
+    diff_override,
+    is_crisis,
+    joins_cluster,
+    pick_assignee,
+    subject_officer,
+    theme_id_for,
+)
+from tongpin.triage.domain.ruleset import default_ruleset
+from tongpin.triage.repository import (
+    HEAD_ID,
+    ClusterRepository,
+    DecisionRepository,
+    RuleSetRepository,
+    StaffRepository,
+    ThemeRepository,
+)
+from tongpin.triage.settings import TriageSettings
 
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+log = get_logger(__name__)
+
+# Categories that say nothing about a unit's climate, so they never make a theme.
+NO_THEME = frozenset({"other", "praise"})
 
 
-async def triage_concern(*, repo: DecisionRepository, event: CloudEvent, concern: ConcernRaised) -> bool:
-    """Decide on a raised concern and announce concern.triaged; the text itself is not kept."""
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class RuleBook:
+    """The running rule set, read from the database per decision and parsed once per version."""
+
+    def __init__(self, *, repo: RuleSetRepository) -> None:
+        self._repo = repo
+        self._parsed: dict[int, RuleSet] = {}
+
+    async def current(self) -> RuleSet:
+        """The rule set decisions use now."""
+        head = await self._repo.head()
+        if head is None:
+            return default_ruleset()
+        version = int(head["version"])
+        if version not in self._parsed:
+            stored = await self._repo.get(version)
+            if stored is None:
+                return default_ruleset()
+            self._parsed[version] = parse_ruleset(stored["document"]).with_version(version)
+        return self._parsed[version]
+
+
+# --- rule sets ---------------------------------------------------------------------------------
+
+
+async def ensure_default_ruleset(*, rulesets: RuleSetRepository) -> None:
+    """Store the packaged rule set as version 1 and make it the running one, unless a version already runs."""
+    packaged = default_ruleset()
     now = datetime.now(UTC)
-    decision = ConcernTriaged(
+    await rulesets.insert({
+        "_id": packaged.version, "name": packaged.name, "description": packaged.description,
+        "document": packaged.to_json(), "status": "published", "created_at": now, "created_by": "system",
+        "published_at": now, "rule_count": len(packaged.rules),
+    })
+    await rulesets.create_head({"_id": HEAD_ID, "version": packaged.version, "history": [], "seq": 0,
+                                "changed_at": now, "changed_by": "system"})
+
+
+async def create_ruleset_draft(*, rulesets: RuleSetRepository, document: str, principal: Principal) -> dict[str, Any]:
+    """Validate a rule-set document and store it as the next version's draft; the running version is untouched."""
+    try:
+        parsed = parse_ruleset(document)
+    except RuleSetError as exc:
+        raise Problem(
+            422, f"document: 规则集无效（{len(exc.errors)} 处问题）", title="Invalid rule set",
+            errors=[{"field": "document", "line": line, "reason": reason} for line, reason in exc.errors],
+        ) from None
+    for _ in range(5):
+        version = await rulesets.latest_version() + 1
+        stored = parsed.with_version(version)
+        doc = {
+            "_id": version, "name": stored.name, "description": stored.description, "document": stored.to_json(),
+            "status": "draft", "created_at": datetime.now(UTC), "created_by": principal.subject,
+            "rule_count": len(stored.rules),
+        }
+        if await rulesets.insert(doc):
+            return doc
+    raise Conflict("another draft was stored at the same moment; try again")
+
+
+async def publish_ruleset(*, rulesets: RuleSetRepository, version: int, principal: Principal) -> dict[str, Any]:
+    """Make a stored version the running one; the one it replaces can be restored."""
+    stored = await rulesets.get(version)
+    if stored is None:
+        raise NotFound("rule set version", str(version))
+    head = await rulesets.head()
+    if head is None:
+        raise Conflict("no running rule set yet; the service is still starting")
+    if head["version"] == version:
+        return head
+    now = datetime.now(UTC)
+    moved = await rulesets.move_head(expected_seq=head["seq"], update={"$set": {
+        "version": version, "history": [*head.get("history", []), head["version"]],
+        "changed_at": now, "changed_by": principal.subject,
+    }})
+    if moved is None:
+        raise Conflict("the running rule set changed meanwhile; reload and try again")
+    await rulesets.mark(version, {"status": "published", "published_at": now, "published_by": principal.subject})
+    log.info("ruleset.published", version=version, previous=head["version"], by=principal.subject)
+    return moved
+
+
+async def restore_ruleset(*, rulesets: RuleSetRepository, principal: Principal) -> dict[str, Any]:
+    """Go back to the version that ran before the current one."""
+    head = await rulesets.head()
+    if head is None or not head.get("history"):
+        raise Conflict("there is no previous rule set version to restore")
+    history = list(head["history"])
+    previous = history.pop()
+    moved = await rulesets.move_head(expected_seq=head["seq"], update={"$set": {
+        "version": previous, "history": history, "changed_at": datetime.now(UTC), "changed_by": principal.subject,
+        "restored_from": head["version"],
+    }})
+    if moved is None:
+        raise Conflict("the running rule set changed meanwhile; reload and try again")
+    log.info("ruleset.restored", version=previous, replaced=head["version"], by=principal.subject)
+    return moved
+
+
+# --- concerns ----------------------------------------------------------------------------------
+
+
+def _classify_safely(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
+    try:
+        return classify(text, channel_kind, ruleset)
+    except Exception as exc:  # a decision for every concern, whatever its text
+        log.warning("triage.classify_failed", error=repr(exc))
+        return Classification(
+            category="other", severity="low", flags=(), route="answer_online", dismissed=False, crisis=False,
+            rule_ids=(), ruleset_version=ruleset.version, explanation=("文本无法自动研判，请人工查看",),
+        )
+
+
+async def _cluster(
+    *, clusters: ClusterRepository, officer_id: str, concern_id: str, sent_at: datetime, window: timedelta,
+    may_join: bool,
+) -> str | None:
+    """Join the officer's open cluster (returning its first concern) or start one (returning None)."""
+    for _ in range(5):
+        current = await clusters.get(officer_id)
+        if current is not None and concern_id in current.get("concern_ids", ()):
+            primary = current["primary_concern_id"]
+            return None if primary == concern_id else primary
+        if may_join and joins_cluster(current, concern_id=concern_id, sent_at=sent_at, window=window):
+            assert current is not None
+            if await clusters.join(officer_id, primary=current["primary_concern_id"], concern_id=concern_id,
+                                   at=sent_at):
+                return str(current["primary_concern_id"])
+            continue
+        if current is not None and current.get("open") and not may_join:
+            return None  # a crisis does not displace the open cluster, and does not join it
+        previous = current["primary_concern_id"] if current is not None else None
+        if await clusters.start(officer_id, concern_id=concern_id, at=sent_at, previous=previous):
+            return None
+    log.warning("triage.cluster_contended", officer_id=officer_id, concern_id=concern_id)
+    return None
+
+
+async def _theme(
+    *, decisions: DecisionRepository, themes: ThemeRepository, settings: TriageSettings, unit: str, category: str,
+    concern_id: str, officer_id: str, at: datetime,
+) -> tuple[str | None, list[str]]:
+    """The theme this concern belongs to, if its category is rising across enough officers of its unit."""
+    since = at - timedelta(seconds=settings.theme_window_seconds)
+    recent = await decisions.officers_by_unit_category(unit=unit, category=category, since=since)
+    officers = {doc.get("subject_officer_id") for doc in recent if doc.get("subject_officer_id")} | {officer_id}
+    if len(officers) < settings.theme_min_officers:
+        return None, []
+    existing = await themes.recent(unit=unit, category=category, since=since)
+    theme_id = existing["_id"] if existing else theme_id_for(unit=unit, category=category, started_at=at)
+    await themes.record(theme_id, unit=unit, category=category, at=at, officers=len(officers),
+                        concerns=len(recent) + 1)
+    return theme_id, [doc["_id"] for doc in recent if doc["_id"] != concern_id]
+
+
+async def _pool(staff: StaffRepository, role: str | None) -> tuple[list[StaffMember], dict[str, int]]:
+    if role is None:
+        return [], {}
+    docs = await staff.with_role(role)
+    pool = [StaffMember(staff_id=d["_id"], roles=frozenset(d.get("roles", ())), active=d.get("active", True),
+                        on_leave=d.get("on_leave", False), on_call=d.get("on_call", False)) for d in docs]
+    return pool, await staff.open_load([m.staff_id for m in pool])
+
+
+async def triage_concern(
+    *, decisions: DecisionRepository, rulebook: RuleBook, staff: StaffRepository, clusters: ClusterRepository,
+    themes: ThemeRepository, settings: TriageSettings, event: CloudEvent, concern: ConcernRaised,
+) -> bool:
+    """Decide on a raised concern and announce it; the text is read here and never stored."""
+    existing = await decisions.get(concern.concern_id)
+    if existing is not None:
+        # Redelivered after the decision was written: make sure its work item exists, nothing more.
+        if existing.get("assignee_id") and not existing.get("merged_into"):
+            await staff.add_work(concern.concern_id, assignee_id=existing["assignee_id"], at=existing["triaged_at"])
+        return False
+    ruleset = await rulebook.current()
+    result = _classify_safely(concern.text, concern.channel_kind, ruleset)
+    sent_at = _utc(concern.sent_at)
+    now = datetime.now(UTC)
+    officer = subject_officer(channel_kind=concern.channel_kind, about_officer_id=concern.about_officer_id,
+                              author_member_id=concern.author_member_id, anonymous=concern.anonymous)
+    crisis = is_crisis(severity=result.severity, flags=result.flags)
+    merged_into: str | None = None
+    if officer and result.route != "dismiss":
+        merged_into = await _cluster(
+            clusters=clusters, officer_id=officer, concern_id=concern.concern_id, sent_at=sent_at,
+            window=timedelta(seconds=settings.cluster_window_seconds), may_join=not crisis,
+        )
+    role = assignee_role_for(result.route)
+    assignee: str | None = None
+    if merged_into is None:
+        pool, load = await _pool(staff, role)
+        assignee = pick_assignee(pool, role=role, load=load, crisis=crisis)
+    theme_id: str | None = None
+    backfill: list[str] = []
+    if concern.unit and officer and not result.dismissed and result.category not in NO_THEME:
+        theme_id, backfill = await _theme(
+            decisions=decisions, themes=themes, settings=settings, unit=concern.unit, category=result.category,
+            concern_id=concern.concern_id, officer_id=officer, at=sent_at,
+        )
+    triaged = ConcernTriaged(
         concern_id=concern.concern_id, channel_id=concern.channel_id, channel_kind=concern.channel_kind,
-        unit=concern.unit, about_officer_id=concern.about_officer_id, category="other", severity="low",
-        route="answer_online", assignee_role="political_worker", ruleset_version=1, triaged_at=now,
+        unit=concern.unit, about_officer_id=concern.about_officer_id, category=result.category,  # type: ignore[arg-type]
+        severity=result.severity, flags=list(result.flags), route=result.route,  # type: ignore[arg-type]
+        assignee_role=role, assignee_id=assignee, ruleset_version=ruleset.version,  # type: ignore[arg-type]
+        rule_ids=list(result.rule_ids), crisis=crisis, theme_id=theme_id, triaged_at=now,
     )
-    triaged = make_event(decision, subject=concern.concern_id, correlationid=event.correlationid,
-                         traceparent=child_traceparent(event.traceparent))
+    trace = child_traceparent(event.traceparent)
+
+    def wrap(data: Any) -> CloudEvent:
+        return make_event(data, subject=concern.concern_id, correlationid=event.correlationid, traceparent=trace)
+
+    events: list[CloudEvent] = []
+    if crisis:
+        # First in the outbox: the crisis fast path goes out before anything else about this concern.
+        events.append(wrap(EscalationRaised(
+            concern_id=concern.concern_id, channel_id=concern.channel_id, channel_kind=concern.channel_kind,
+            unit=concern.unit, about_officer_id=concern.about_officer_id or officer, category=triaged.category,
+            severity=triaged.severity, flags=triaged.flags, assignee_id=assignee, raised_at=now,
+        )))
+    if merged_into is not None:
+        assert officer is not None
+        events.append(wrap(ConcernMerged(concern_id=concern.concern_id, primary_concern_id=merged_into,
+                                         about_officer_id=officer, merged_at=now)))
+    events.append(wrap(triaged))
     document = {
         "_id": concern.concern_id,
-        **decision.model_dump(exclude={"concern_id"}),
-        "severity_rank": SEVERITY_RANK[decision.severity],
-        "raised_at": concern.sent_at,
+        **triaged.model_dump(exclude={"concern_id"}),
+        "author_member_id": None if concern.anonymous else concern.author_member_id,
+        "subject_officer_id": officer,
+        "origin": concern.origin,
+        "dismissed": result.dismissed,
+        "reasons": list(result.explanation),
+        "merged_into": merged_into,
+        "severity_rank": SEVERITY_RANK[result.severity],
+        "raised_at": sent_at,
+        "open": not result.dismissed and result.route != "dismiss" and merged_into is None,
+        "overrides": [],
+        "version": 1,
     }
-    return await repo.insert_once(document, [triaged])
+    inserted = await decisions.insert_once(document, events)
+    if inserted:
+        if assignee is not None:
+            await staff.add_work(concern.concern_id, assignee_id=assignee, at=now)
+        if theme_id and backfill:
+            await decisions.set_theme(backfill, theme_id)
+        log.info("triage.decided", concern_id=concern.concern_id, category=result.category,
+                 severity=result.severity, route=result.route, crisis=crisis, merged_into=merged_into,
+                 assignee_id=assignee, ruleset_version=ruleset.version)
+    return inserted
+
+
+async def override_decision(
+    *, decisions: DecisionRepository, staff: StaffRepository, concern_id: str, principal: Principal,
+    changes: dict[str, Any], reason: str, expected_version: int | None, correlation_id: str | None = None,
+    traceparent: str | None = None,
+) -> dict[str, Any]:
+    """Apply a staff member's correction to a decision, record who, when, before, after and why, and re-announce it."""
+    decision = await decisions.get(concern_id)
+    if decision is None:
+        raise NotFound("decision", concern_id)
+    if expected_version is not None and decision["version"] != expected_version:
+        raise Conflict("the decision changed meanwhile; reload and try again", current_version=decision["version"])
+    requested = {k: v for k, v in changes.items() if v is not None}
+    if "assignee_id" in requested:
+        person = await staff.get(requested["assignee_id"])
+        if person is None:
+            raise Problem(422, "assignee_id: no such staff member", errors=[
+                {"field": "assignee_id", "reason": "no such staff member"}])
+        if not person.get("active", True) or person.get("on_leave", False):
+            raise Problem(422, "assignee_id: this staff member is on leave or inactive", errors=[
+                {"field": "assignee_id", "reason": "on leave or inactive"}])
+    route = requested.get("route", decision["route"])
+    if route != decision["route"]:
+        requested["assignee_role"] = assignee_role_for(route)
+        if "assignee_id" not in requested:
+            pool, load = await _pool(staff, requested["assignee_role"])
+            requested["assignee_id"] = pick_assignee(pool, role=requested["assignee_role"], load=load)
+    diff = diff_override(decision, requested)
+    if route != decision["route"] and "assignee_id" in requested and requested["assignee_id"] is None \
+            and decision.get("assignee_id") is not None:
+        diff.changes["assignee_id"] = (decision.get("assignee_id"), None)
+    if diff.empty:
+        raise Problem(422, "body: the override changes nothing", errors=[
+            {"field": "body", "reason": "give a category, severity, route or assignee_id that differs"}])
+    after = {**decision, **{k: v[1] for k, v in diff.changes.items()}}
+    crisis = is_crisis(severity=after["severity"], flags=after.get("flags", []))
+    now = datetime.now(UTC)
+    record = {
+        "by": principal.subject, "by_name": principal.name, "at": now, "reason": reason,
+        "before": {k: v[0] for k, v in diff.changes.items()}, "after": {k: v[1] for k, v in diff.changes.items()},
+        "version": decision["version"] + 1,
+    }
+    triaged = ConcernTriaged(
+        concern_id=concern_id, channel_id=after["channel_id"], channel_kind=after["channel_kind"], unit=after["unit"],
+        about_officer_id=after["about_officer_id"], category=after["category"], severity=after["severity"],
+        flags=after["flags"], route=after["route"], assignee_role=after["assignee_role"],
+        assignee_id=after["assignee_id"], ruleset_version=after["ruleset_version"], rule_ids=after["rule_ids"],
+        crisis=crisis, overridden=True, theme_id=after.get("theme_id"), triaged_at=now,
+    )
+    events = []
+    if crisis and not decision.get("crisis"):
+        events.append(make_event(EscalationRaised(
+            concern_id=concern_id, channel_id=after["channel_id"], channel_kind=after["channel_kind"],
+            unit=after["unit"], about_officer_id=after["about_officer_id"] or after.get("subject_officer_id"),
+            category=after["category"], severity=after["severity"], flags=after["flags"],
+            assignee_id=after["assignee_id"], raised_at=now,
+        ), subject=concern_id, correlationid=correlation_id, traceparent=traceparent))
+    events.append(make_event(triaged, subject=concern_id, correlationid=correlation_id, traceparent=traceparent))
+    fields = {k: v[1] for k, v in diff.changes.items()}
+    fields |= {"severity_rank": SEVERITY_RANK[after["severity"]], "crisis": crisis, "overridden": True,
+               "triaged_at": now, "open": after["route"] != "dismiss" and not after.get("merged_into")}
+    update = {"$set": fields, "$push": {"overrides": record}}
+    if not await decisions.update_versioned(concern_id, version=decision["version"], update=update, events=events):
+        raise Conflict("the decision changed meanwhile; reload and try again")
+    if "assignee_id" in diff.changes or "route" in diff.changes:
+        await staff.reassign_work(concern_id, assignee_id=after["assignee_id"],
+                                  open_=after["route"] != "dismiss" and after["assignee_id"] is not None)
+    log.info("triage.overridden", concern_id=concern_id, by=principal.subject, fields=sorted(diff.changes))
+    updated = await decisions.get(concern_id)
+    assert updated is not None
+    return updated
+
+
+# --- the staff directory and case lifecycle ----------------------------------------------------
+
+
+async def record_staff(*, staff: StaffRepository, data: StaffUpdated) -> None:
+    """Keep the assignment pool in step with counselling's staff directory."""
+    await staff.upsert_if_newer(data.staff_id, {
+        "roles": list(data.roles), "active": data.active, "on_leave": data.on_leave, "on_call": data.on_call,
+        "skills": list(data.skills), "updated_at": _utc(data.updated_at),
+    })
+
+
+async def link_case(*, staff: StaffRepository, data: CaseOpened) -> None:
+    """A case opened from a concern: the concern's work item becomes the case's."""
+    await staff.link_case(data.case_id, concern_id=data.concern_id, at=_utc(data.opened_at))
+
+
+async def move_case(*, staff: StaffRepository, data: CaseAssigned) -> None:
+    """A case was (re)assigned: its load moves to the new assignee."""
+    await staff.assign_case(data.case_id, assignee_id=data.assignee_id, at=_utc(data.assigned_at))
+
+
+async def close_case(*, staff: StaffRepository, decisions: DecisionRepository, clusters: ClusterRepository,
+                     data: CaseResolved) -> None:
+    """A case was resolved: its load is released, its concerns leave the queue, the officer's cluster closes."""
+    await staff.resolve_case(data.case_id, data.concern_ids)
+    await decisions.set_open(data.concern_ids, open_=False)
+    await clusters.close_containing(data.concern_ids)
+
+
+async def reopen_case(*, staff: StaffRepository, decisions: DecisionRepository, clusters: ClusterRepository,
+                      data: CaseReopened) -> None:
+    """A case was reopened: its load counts again and its concerns return to the queue."""
+    concern_ids = await staff.reopen_case(data.case_id)
+    await decisions.set_open(concern_ids, open_=True)
+    await clusters.reopen_primary(concern_ids)
+
+
+def overrides_as_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Override records flattened for export: one row per override, before and after side by side."""
+    rows = []
+    for doc in docs:
+        record = doc["overrides"]
+        row: dict[str, Any] = {
+            "concern_id": doc["_id"], "overridden_at": _utc(record["at"]).isoformat(), "by": record["by"],
+            "reason": record["reason"], "ruleset_version": doc.get("ruleset_version"),
+            "rule_ids": " ".join(doc.get("rule_ids", [])), "channel_kind": doc.get("channel_kind"),
+        }
+        for key in ("category", "severity", "route", "assignee_id"):
+            row[f"{key}_before"] = record["before"].get(key, "")
+            row[f"{key}_after"] = record["after"].get(key, "")
+        rows.append(row)
+    return rows
+

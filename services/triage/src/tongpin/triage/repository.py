@@ -2,24 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import with_outbox
+from tongpin.shared.messaging.outbox import stage, with_outbox
 
 DECISIONS = "decisions"
+RULESETS = "rulesets"
+RULESET_HEAD = "ruleset_head"
+STAFF = "staff"
+WORKLOAD = "workload"
+CLUSTERS = "clusters"
+THEMES = "themes"
+
+HEAD_ID = "head"
 
 INDEXES = {
-    DECISIONS: [IndexModel([("severity_rank", ASCENDING), ("raised_at", ASCENDING)], name="queue_order")],
+    DECISIONS: [
+        IndexModel([("severity_rank", ASCENDING), ("raised_at", ASCENDING)], name="queue_order"),
+        IndexModel([("open", ASCENDING), ("severity_rank", ASCENDING), ("raised_at", ASCENDING)],
+                   name="open_queue_order"),
+        IndexModel([("unit", ASCENDING), ("category", ASCENDING), ("raised_at", ASCENDING)], name="unit_category"),
+        IndexModel([("overridden", ASCENDING), ("triaged_at", ASCENDING)], name="overridden"),
+    ],
+    RULESETS: [IndexModel([("created_at", DESCENDING)], name="created_at")],
+    STAFF: [IndexModel([("roles", ASCENDING)], name="roles")],
+    WORKLOAD: [
+        IndexModel([("assignee_id", ASCENDING), ("open", ASCENDING)], name="assignee_open"),
+        IndexModel([("case_id", ASCENDING)], name="case_id"),
+    ],
+    THEMES: [IndexModel([("unit", ASCENDING), ("category", ASCENDING), ("last_at", DESCENDING)],
+                        name="unit_category_last")],
 }
 OUTBOX_COLLECTIONS = [DECISIONS]
 
+_HIDDEN = ("outbox", "outbox_pending")
+
+
+def _visible(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in _HIDDEN}
+
 
 class DecisionRepository:
+    """Triage decisions (with their outbox), the queue and the override record inside them."""
+
     def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._decisions = database[DECISIONS]
 
@@ -32,4 +64,276 @@ class DecisionRepository:
         return True
 
     async def get(self, concern_id: str) -> dict[str, Any] | None:
-        return await self._decisions.find_one({"_id": concern_id})
+        doc = await self._decisions.find_one({"_id": concern_id})
+        return _visible(doc) if doc else None
+
+    async def update_versioned(
+        self, concern_id: str, *, version: int, update: dict[str, Any], events: Sequence[CloudEvent]
+    ) -> bool:
+        """Apply an update (with its events) only if the decision is still at this version."""
+        update = {op: dict(fields) for op, fields in update.items()}
+        update.setdefault("$inc", {})["version"] = 1
+        result = await self._decisions.update_one({"_id": concern_id, "version": version}, stage(update, events))
+        return result.modified_count == 1
+
+    async def queue(self, *, filters: dict[str, Any], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """Decisions matching the filters, highest severity first, then oldest."""
+        cursor = self._decisions.find(filters, {"outbox": 0}).sort(
+            [("severity_rank", ASCENDING), ("raised_at", ASCENDING), ("_id", ASCENDING)]
+        ).skip(offset).limit(limit)
+        items = [_visible(doc) async for doc in cursor]
+        return items, await self._decisions.count_documents(filters)
+
+    async def set_open(self, concern_ids: Sequence[str], *, open_: bool) -> None:
+        if concern_ids:
+            await self._decisions.update_many({"_id": {"$in": list(concern_ids)}}, {"$set": {"open": open_}})
+
+    async def set_theme(self, concern_ids: Sequence[str], theme_id: str) -> None:
+        """Mark earlier decisions as part of a theme that has now surfaced (no event: the theme is triage's)."""
+        await self._decisions.update_many(
+            {"_id": {"$in": list(concern_ids)}, "theme_id": None}, {"$set": {"theme_id": theme_id}}
+        )
+
+    async def officers_by_unit_category(self, *, unit: str, category: str, since: datetime) -> list[dict[str, Any]]:
+        """Recent non-dismissed decisions of one category in one unit (ids and subject officers only)."""
+        cursor = self._decisions.find(
+            {"unit": unit, "category": category, "raised_at": {"$gte": since}, "dismissed": False},
+            {"_id": 1, "subject_officer_id": 1, "theme_id": 1},
+        )
+        return [doc async for doc in cursor]
+
+    async def overrides(self, *, since: datetime | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Every recorded override, one row each, oldest first."""
+        match: dict[str, Any] = {"overridden": True}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": match},
+            {"$unwind": "$overrides"},
+        ]
+        if since is not None:
+            pipeline.append({"$match": {"overrides.at": {"$gte": since}}})
+        pipeline += [
+            {"$sort": {"overrides.at": 1, "_id": 1}},
+            {"$skip": offset},
+            {"$limit": limit},
+            {"$project": {"_id": 1, "overrides": 1, "ruleset_version": 1, "rule_ids": 1, "channel_kind": 1}},
+        ]
+        cursor = await self._decisions.aggregate(pipeline)
+        return [doc async for doc in cursor]
+
+
+class RuleSetRepository:
+    """Stored rule-set versions and the pointer to the running one."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._versions = database[RULESETS]
+        self._head = database[RULESET_HEAD]
+
+    async def head(self) -> dict[str, Any] | None:
+        return await self._head.find_one({"_id": HEAD_ID})
+
+    async def get(self, version: int) -> dict[str, Any] | None:
+        return await self._versions.find_one({"_id": version})
+
+    async def insert(self, document: dict[str, Any]) -> bool:
+        try:
+            await self._versions.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def latest_version(self) -> int:
+        docs = await self._versions.find({}, {"_id": 1}).sort("_id", DESCENDING).limit(1).to_list()
+        return int(docs[0]["_id"]) if docs else 0
+
+    async def page(self, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        cursor = self._versions.find({}, {"document": 0}).sort("_id", DESCENDING).skip(offset).limit(limit)
+        return [doc async for doc in cursor], await self._versions.count_documents({})
+
+    async def create_head(self, document: dict[str, Any]) -> bool:
+        try:
+            await self._head.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def move_head(self, *, expected_seq: int, update: dict[str, Any]) -> dict[str, Any] | None:
+        """Move the running-version pointer if nobody moved it meanwhile (None: somebody did)."""
+        update = {op: dict(fields) for op, fields in update.items()}
+        update.setdefault("$inc", {})["seq"] = 1
+        return await self._head.find_one_and_update(
+            {"_id": HEAD_ID, "seq": expected_seq}, update, return_document=ReturnDocument.AFTER
+        )
+
+    async def mark(self, version: int, fields: dict[str, Any]) -> None:
+        await self._versions.update_one({"_id": version}, {"$set": fields})
+
+
+class StaffRepository:
+    """Triage's projection of the staff directory, and the open work that makes up each person's load."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._staff = database[STAFF]
+        self._work = database[WORKLOAD]
+
+    async def upsert_if_newer(self, staff_id: str, fields: dict[str, Any]) -> bool:
+        """Record a staff member's state unless a newer one is already stored (events may arrive out of order)."""
+        try:
+            result = await self._staff.update_one(
+                {"_id": staff_id, "$or": [{"updated_at": {"$lte": fields["updated_at"]}},
+                                          {"updated_at": {"$exists": False}}]},
+                {"$set": fields}, upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # a newer state is stored
+        return bool(result.upserted_id is not None or result.matched_count)
+
+    async def get(self, staff_id: str) -> dict[str, Any] | None:
+        return await self._staff.find_one({"_id": staff_id})
+
+    async def with_role(self, role: str) -> list[dict[str, Any]]:
+        return [doc async for doc in self._staff.find({"roles": role})]
+
+    async def page(self, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        return [doc async for doc in self._staff.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)]
+
+    async def open_load(self, staff_ids: Sequence[str]) -> dict[str, int]:
+        """Open work items per staff member."""
+        if not staff_ids:
+            return {}
+        cursor = await self._work.aggregate([
+            {"$match": {"assignee_id": {"$in": list(staff_ids)}, "open": True}},
+            {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}},
+        ])
+        return {doc["_id"]: int(doc["n"]) async for doc in cursor}
+
+    async def add_work(self, concern_id: str, *, assignee_id: str | None, at: datetime) -> None:
+        """A concern triage assigned becomes one open work item (idempotent)."""
+        await self._work.update_one(
+            {"_id": concern_id},
+            {"$setOnInsert": {"assignee_id": assignee_id, "open": True, "case_id": None, "created_at": at}},
+            upsert=True,
+        )
+
+    async def reassign_work(self, concern_id: str, *, assignee_id: str | None, open_: bool) -> None:
+        await self._work.update_one(
+            {"_id": concern_id}, {"$set": {"assignee_id": assignee_id, "open": open_}}, upsert=True
+        )
+
+    async def assign_case(self, case_id: str, *, assignee_id: str, at: datetime) -> None:
+        """Counselling (re)assigned a case: the work moves to the new assignee."""
+        result = await self._work.update_many(
+            {"case_id": case_id}, {"$set": {"assignee_id": assignee_id, "assigned_at": at}}
+        )
+        if result.matched_count:
+            return
+        # The case is not yet linked to a concern triage knows: it is one item of its own until it is.
+        await self._work.update_one(
+            {"_id": f"case:{case_id}"},
+            {"$set": {"assignee_id": assignee_id, "case_id": case_id, "assigned_at": at},
+             "$setOnInsert": {"open": True, "created_at": at}},
+            upsert=True,
+        )
+        await self._settle(case_id)
+
+    async def link_case(self, case_id: str, *, concern_id: str, at: datetime) -> None:
+        """Counselling opened a case from a concern: the concern's work item is now that case's."""
+        await self._work.update_one(
+            {"_id": concern_id},
+            {"$set": {"case_id": case_id}, "$setOnInsert": {"open": True, "created_at": at, "assignee_id": None}},
+            upsert=True,
+        )
+        await self._settle(case_id)
+
+    async def _settle(self, case_id: str) -> None:
+        """Fold a case's placeholder into its concern once both are known (each side checks after writing)."""
+        placeholder = await self._work.find_one({"_id": f"case:{case_id}"})
+        if placeholder is None:
+            return
+        linked = await self._work.update_many(
+            {"case_id": case_id, "_id": {"$ne": f"case:{case_id}"}},
+            {"$set": {"assignee_id": placeholder.get("assignee_id")}},
+        )
+        if linked.matched_count:
+            await self._work.delete_one({"_id": f"case:{case_id}"})
+
+    async def resolve_case(self, case_id: str, concern_ids: Sequence[str]) -> None:
+        """The case is resolved: its work items close, and their concerns are linked to the case."""
+        if concern_ids:
+            await self._work.update_many({"_id": {"$in": list(concern_ids)}}, {"$set": {"case_id": case_id}})
+        await self._work.update_many({"case_id": case_id}, {"$set": {"open": False}})
+        placeholder = await self._work.find_one({"_id": f"case:{case_id}"})
+        if placeholder is not None and concern_ids:
+            # Once the case's concerns are known the placeholder would count it twice.
+            linked = await self._work.count_documents({"_id": {"$in": list(concern_ids)}})
+            if linked:
+                await self._work.delete_one({"_id": f"case:{case_id}"})
+
+    async def reopen_case(self, case_id: str) -> list[str]:
+        """The case's work items count again; returns the concerns they came from."""
+        await self._work.update_many({"case_id": case_id}, {"$set": {"open": True}})
+        return [doc["_id"] async for doc in self._work.find({"case_id": case_id}, {"_id": 1})
+                if not str(doc["_id"]).startswith("case:")]
+
+
+class ClusterRepository:
+    """Each officer's current cluster of related concerns, one document per officer."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._clusters = database[CLUSTERS]
+
+    async def get(self, officer_id: str) -> dict[str, Any] | None:
+        return await self._clusters.find_one({"_id": officer_id})
+
+    async def start(self, officer_id: str, *, concern_id: str, at: datetime, previous: str | None) -> bool:
+        """Start a new cluster with this concern first; False if another writer got there first."""
+        doc = {"primary_concern_id": concern_id, "concern_ids": [concern_id], "first_at": at, "last_at": at,
+               "open": True}
+        if previous is None:
+            try:
+                await self._clusters.insert_one({"_id": officer_id, **doc})
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._clusters.update_one({"_id": officer_id, "primary_concern_id": previous}, {"$set": doc})
+        return result.modified_count == 1
+
+    async def join(self, officer_id: str, *, primary: str, concern_id: str, at: datetime) -> bool:
+        result = await self._clusters.update_one(
+            {"_id": officer_id, "primary_concern_id": primary},
+            {"$addToSet": {"concern_ids": concern_id}, "$max": {"last_at": at}},
+        )
+        return result.matched_count == 1
+
+    async def close_containing(self, concern_ids: Sequence[str]) -> None:
+        if concern_ids:
+            await self._clusters.update_many({"concern_ids": {"$in": list(concern_ids)}}, {"$set": {"open": False}})
+
+    async def reopen_primary(self, concern_ids: Sequence[str]) -> None:
+        if concern_ids:
+            await self._clusters.update_many({"primary_concern_id": {"$in": list(concern_ids)}},
+                                             {"$set": {"open": True}})
+
+
+class ThemeRepository:
+    """Themes: one category rising across many officers in one unit."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._themes = database[THEMES]
+
+    async def recent(self, *, unit: str, category: str, since: datetime) -> dict[str, Any] | None:
+        return await self._themes.find_one(
+            {"unit": unit, "category": category, "last_at": {"$gte": since}}, sort=[("last_at", DESCENDING)]
+        )
+
+    async def record(self, theme_id: str, *, unit: str, category: str, at: datetime, officers: int,
+                     concerns: int) -> None:
+        await self._themes.update_one(
+            {"_id": theme_id},
+            {"$setOnInsert": {"unit": unit, "category": category, "first_at": at},
+             "$max": {"last_at": at, "officer_count": officers, "concern_count": concerns}},
+            upsert=True,
+        )
+
+    async def page(self, *, filters: dict[str, Any], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        cursor = self._themes.find(filters).sort("last_at", DESCENDING).skip(offset).limit(limit)
+        return [doc async for doc in cursor], await self._themes.count_documents(filters)

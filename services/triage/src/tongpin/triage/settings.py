@@ -8,3 +8,8 @@ class TriageSettings(ServiceSettings):
 
     service_name: str = "triage"
     port: int = 8102
+    # Concerns about the same officer within this many seconds of the cluster's latest one join it.
+    cluster_window_seconds: float = 7 * 24 * 3600
+    # A category rising across this many distinct officers of one unit within the window is a theme.
+    theme_window_seconds: float = 14 * 24 * 3600
+    theme_min_officers: int = 3

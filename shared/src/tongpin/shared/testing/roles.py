@@ -41,18 +41,32 @@ def _declared(route: APIRoute) -> frozenset[str] | bool | None:
     return found
 
 
+def _flat_routes(routes: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(path prefix, route) pairs, looking inside included routers (FastAPI >= 0.165 keeps them nested)."""
+    flat: list[tuple[str, Any]] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            flat.extend(_flat_routes(inner.routes, prefix + str(getattr(context, "prefix", "") or "")))
+        else:
+            flat.append((prefix, route))
+    return flat
+
+
 def route_roles(app: FastAPI) -> list[RouteRoles]:
     """Every API route with the roles it declares; raises if any route declares none."""
     table, missing = [], []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.path in OPEN_OPS:
+    for prefix, route in _flat_routes(app.routes):
+        if not isinstance(route, APIRoute) or prefix + route.path in OPEN_OPS:
             continue
         declared = _declared(route)
         if declared is False:
-            missing.append(f"{sorted(route.methods or ())} {route.path}")
+            missing.append(f"{sorted(route.methods or ())} {prefix}{route.path}")
             continue
         for method in sorted(set(route.methods or ()) - {"HEAD", "OPTIONS"}):
-            table.append(RouteRoles(method, route.path, declared if isinstance(declared, frozenset) else None))
+            table.append(RouteRoles(method, prefix + route.path,
+                                    declared if isinstance(declared, frozenset) else None))
     if missing:
         raise AssertionError(f"routes that declare no roles: {missing}")
     return table

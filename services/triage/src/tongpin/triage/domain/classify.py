@@ -43,6 +43,8 @@ class Classification:
     ruleset_version: int
     reasons: tuple[str, ...] = ()
     scores: dict[str, float] = field(default_factory=dict, compare=False)
+    # The same explanation naming rules only, never the message's words: what triage stores and shows.
+    explanation: tuple[str, ...] = ()
 
 
 @dataclass
@@ -66,6 +68,7 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
     settings = ruleset.settings
     work = prepare(text if isinstance(text, str) else "", max_chars=settings["max_chars"])
     reasons: list[str] = []
+    notes: list[str] = []
     idiom_hits: list[_Firing] = []
     chatter_hit = False
 
@@ -81,6 +84,7 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
         for match in found:
             masked[match.start():match.end()] = " " * (match.end() - match.start())
         reasons.append(f"“{found[0].group(0)}”是{rule.label or '夸张/习惯说法'}，不计为风险")
+        notes.append(f"规则 {rule.id}（{rule.label or '夸张/习惯说法'}）：夸张或习惯说法，不计为风险")
     work = "".join(masked)
 
     contexts = find_contexts(work, ruleset.cues)
@@ -98,6 +102,7 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
             active = [c for c in contexts.at(match.start()) if c in rule.ignore_in]
             if active:
                 reasons.append(f"“{word}”出现在{_CONTEXT_WORDS[active[0]]}中，不计")
+                notes.append(f"规则 {rule.id}：出现在{_CONTEXT_WORDS[active[0]]}中，不计")
                 continue
             if rule.negatable:
                 negation = negation_before(
@@ -108,6 +113,7 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
                 )
                 if negation is not None:
                     reasons.append(f"“{word}”前有否定“{negation}”，不计")
+                    notes.append(f"规则 {rule.id}：前有否定，不计")
                     negated.append(word)
                     continue
             if word not in kept:
@@ -140,11 +146,12 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
         small = (chatter_hit or idiom_hits) and len(left) <= settings["chatter_max_residual"]
         if not left or (small and not denied):
             reasons.append("寒暄、表态或表情，无需处理" if (chatter_hit or idiom_hits) else "无实质内容")
+            notes.append(reasons[-1])
             return Classification(
                 category="other", severity="low", flags=(), route="dismiss", dismissed=True, crisis=False,
                 rule_ids=tuple(f.rule.id for f in idiom_hits) + _chatter_ids(ruleset, work, channel_kind),
                 ruleset_version=ruleset.version, reasons=tuple(reasons[: settings["max_reasons"]]),
-                scores={},
+                scores={}, explanation=_unique(notes, settings["max_reasons"]),
             )
 
     category = _best_category(scores, settings["category_priority"])
@@ -165,14 +172,21 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
     hit_reasons = [
         f"命中“{'”“'.join(f.terms[:3])}”（{f.rule.label or f.rule.category or f.rule.flag}）" for f in firings
     ]
+    hit_notes = [f"命中规则 {f.rule.id}（{f.rule.label or f.rule.category or f.rule.flag}）" for f in firings]
     if category == "other":
         hit_reasons.append("未达到任何类别的判定阈值，归为其他")
+        hit_notes.append(hit_reasons[-1])
     ordered = hit_reasons + reasons
     return Classification(
         category=category, severity=severity, flags=tuple(flags), route=route, dismissed=False,
         crisis=crisis, rule_ids=tuple(f.rule.id for f in [*firings, *denied, *idiom_hits]),
         ruleset_version=ruleset.version, reasons=tuple(ordered[: settings["max_reasons"]]), scores=scores,
+        explanation=_unique(hit_notes + notes, settings["max_reasons"]),
     )
+
+
+def _unique(notes: list[str], limit: int) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(notes))[:limit]
 
 
 def _chatter_ids(ruleset: RuleSet, work: str, channel_kind: str) -> tuple[str, ...]:

@@ -37,9 +37,16 @@ pytestmark = pytest.mark.integration
 def message_body(text: str = "宿舍楼热水器坏了一周，晚上下班洗不了澡😣", **extra: Any) -> dict[str, Any]:
     return {
         "channel_id": "officers-unit-01", "channel_kind": "officers",
-        "source_message_id": f"wecom:{uuid.uuid4().hex}", "author_member_id": "m-1001",
+        "source_message_id": f"wecom:{uuid.uuid4().hex}", "anonymous": True,
         "text": text, "sent_at": datetime.now(UTC).isoformat(), **extra,
     }
+
+
+async def open_channel(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Intake accepts messages only for channels it knows."""
+    body = {"id": "officers-unit-01", "kind": "officers", "name": "民警思想“吐槽”群", "external_group_id": "g-01"}
+    response = await client.post("/channels", json=body, headers=headers)
+    assert response.status_code == 201, response.text
 
 
 def concern_event(text: str = "想请假回家看看父母") -> CloudEvent:
@@ -68,6 +75,7 @@ async def test_one_message_travels_intake_triage_counselling_oversight(
     counselling = create_counselling(CounsellingSettings(**settings_env("counselling")))
     oversight = create_oversight(OversightSettings(**settings_env("oversight")))
     async with running(oversight), running(counselling), running(triage), running(intake) as client:
+        await open_channel(client, signing_key.headers("admin"))
         text = "宿舍热水器坏了一周，晚上洗不了澡，希望能修一下！😣 Thanks"
         response = await client.post("/messages", json=message_body(text), headers=signing_key.headers("system"))
         assert response.status_code == 201, response.text
@@ -103,6 +111,7 @@ async def test_event_from_one_process_reaches_a_consumer_in_another(
         intake_process.start()
         try:
             async with httpx.AsyncClient(base_url=intake_process.url) as client:
+                await open_channel(client, signing_key.headers("admin"))
                 response = await client.post("/messages", json=message_body(), headers=signing_key.headers("system"))
             assert response.status_code == 201, response.text
             concern_id = response.json()["id"]

@@ -34,7 +34,7 @@ from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay
 from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.messaging.topology import Names, declare_exchanges
 from tongpin.shared.metrics import http_metrics_middleware, metrics_router
-from tongpin.shared.mongo import IndexPlan, ensure_indexes, make_client
+from tongpin.shared.mongo import IndexPlan, ensure_indexes, make_client, service_database
 from tongpin.shared.problems import NotFound, install_problem_handlers
 from tongpin.shared.settings import ServiceSettings
 
@@ -59,7 +59,7 @@ class ServiceRuntime:
         self.settings = settings
         self.names = Names(exchange=settings.exchange, service=settings.service_name, prefix=settings.queue_prefix)
         self.client: AsyncMongoClient[Any] = make_client(settings)
-        self.db: AsyncDatabase[Any] = self.client[settings.database_name]
+        self.db: AsyncDatabase[Any] = service_database(self.client, settings.database_name)
         self._indexes = {
             **indexes,
             **{name: [*indexes.get(name, ()), OUTBOX_INDEX] for name in outbox_collections},

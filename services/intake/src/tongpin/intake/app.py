@@ -2,19 +2,79 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 from fastapi import FastAPI
 
-from tongpin.intake import api, consumers, repository
+from tongpin.intake import api, consumers, handlers, repository
 from tongpin.intake.settings import IntakeSettings
+from tongpin.shared.events import MAX_TEXT
+from tongpin.shared.logging import get_logger
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+async def delivery_worker(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
+    """Attempt due deliveries until cancelled; the schedule lives in MongoDB, so restarts lose nothing."""
+    wake = asyncio.Event()
+    runtime.extras["wake_delivery"] = wake.set
+    deliveries = repository.DeliveryRepository(runtime.db)
+    channels = repository.ChannelRepository(runtime.db)
+    async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds) as http:
+        while True:
+            try:
+                await handlers.deliver_due(deliveries=deliveries, channels=channels, settings=settings, http=http)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("delivery.worker_failed", error=str(exc))
+            runtime.notify_outbox()
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=settings.delivery_poll_seconds)
+            except TimeoutError:
+                pass
+            wake.clear()
+
+
+async def retention_job(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
+    """Purge expired text now and then; also forgets expired rate-limit counters."""
+    messages = repository.MessageRepository(runtime.db)
+    deliveries = repository.DeliveryRepository(runtime.db)
+    guard = repository.GuardRepository(runtime.db)
+    while True:
+        try:
+            now = handlers.now_utc()
+            purged = await handlers.purge_expired_text(messages=messages, deliveries=deliveries,
+                                                       retention_days=settings.message_retention_days, now=now)
+            await guard.forget_expired(now=now)
+            log.info("retention.purged", **purged)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("retention.failed", error=str(exc))
+        await asyncio.sleep(settings.retention_interval_seconds)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
+    if not isinstance(settings, IntakeSettings):
+        raise TypeError("intake needs IntakeSettings")
     runtime = ServiceRuntime(
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
         handlers=consumers.handlers,
     )
-    return create_service_app(runtime, title="Tongpin intake 受理", routers=[api.router],
-                              description="Channels, roster, messages, public submissions and delivery back out.")
+
+    async def start_loops(rt: ServiceRuntime) -> None:
+        rt.spawn(delivery_worker(rt, settings), name="intake-delivery")
+        rt.spawn(retention_job(rt, settings), name="intake-retention")
+
+    return create_service_app(
+        runtime, title="Tongpin intake 受理", routers=[api.router], on_startup=[start_loops],
+        description=(
+            "Channels, roster and participation, messages from every source, public submissions and delivery "
+            f"back out. Text people write is limited to {MAX_TEXT} characters (MAX_TEXT) and stored byte-for-byte."
+        ),
+    )

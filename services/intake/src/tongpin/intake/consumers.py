@@ -5,22 +5,61 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tongpin.intake import handlers as h
+from tongpin.intake.repository import (
+    ChannelRepository,
+    DeliveryRepository,
+    MessageRepository,
+    ReceiptRepository,
+)
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.events import ReplyRequested
+from tongpin.shared.events import (
+    BroadcastRequested,
+    OversightItemClosed,
+    OversightItemOpened,
+    OversightItemUpdated,
+    ReplyRequested,
+)
 from tongpin.shared.messaging.consumer import Handler
 from tongpin.shared.runtime import ServiceRuntime
 
 
 def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
-    deliveries = runtime.db["deliveries"]
+    db = runtime.db
+    messages, channels = MessageRepository(db), ChannelRepository(db)
+    receipts, deliveries = ReceiptRepository(db), DeliveryRepository(db)
 
     async def on_reply_requested(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, ReplyRequested)
-        await deliveries.update_one(
-            {"_id": data.reply_id},
-            {"$setOnInsert": {"kind": "reply", "concern_id": data.concern_id, "status": "pending",
-                              "event_id": event.id}},
-            upsert=True,
-        )
+        await h.on_reply_requested(event=event, data=data, messages=messages, channels=channels,
+                                   receipts=receipts, deliveries=deliveries)
+        runtime.extras.get("wake_delivery", lambda: None)()
 
-    return {ReplyRequested.routing_key(): on_reply_requested}
+    async def on_broadcast_requested(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, BroadcastRequested)
+        await h.on_broadcast_requested(data=data, channels=channels, deliveries=deliveries,
+                                       trace=h.Trace(event.correlationid, event.traceparent))
+        runtime.extras.get("wake_delivery", lambda: None)()
+
+    async def on_item_opened(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, OversightItemOpened)
+        await h.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
+                                    at=data.opened_at, messages=messages, receipts=receipts)
+
+    async def on_item_updated(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, OversightItemUpdated)
+        await h.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
+                                    at=data.changed_at, messages=messages, receipts=receipts)
+
+    async def on_item_closed(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, OversightItemClosed)
+        await h.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
+                                    at=data.closed_at, messages=messages, receipts=receipts)
+
+    return {
+        ReplyRequested.routing_key(): on_reply_requested,
+        BroadcastRequested.routing_key(): on_broadcast_requested,
+        OversightItemOpened.routing_key(): on_item_opened,
+        OversightItemUpdated.routing_key(): on_item_updated,
+        OversightItemClosed.routing_key(): on_item_closed,
+    }

@@ -95,3 +95,10 @@ def test_routing_keys_and_occurred_at_cover_the_catalogue() -> None:
     assert routing_key_for("nope") is None
     assert {cls.event_type for cls in events.CATALOGUE.values()} == set(OCCURRED_AT_FIELD)
     assert occurred_at(_resolved()) == T0 + timedelta(hours=1)
+
+
+def test_every_catalogue_type_has_an_occurrence_time() -> None:
+    from tongpin.oversight.domain.validation import OCCURRED_AT_FIELD
+    from tongpin.shared.events import CATALOGUE
+
+    assert {cls.event_type for cls in CATALOGUE.values()} <= set(OCCURRED_AT_FIELD)

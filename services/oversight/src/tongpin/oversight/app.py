@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tongpin.oversight import api, consumers, repository
+from tongpin.oversight import api, consumers, handlers, repository
 from tongpin.oversight.settings import OversightSettings
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
+
+
+async def _start_digests(runtime: ServiceRuntime) -> None:
+    every = getattr(runtime.settings, "digest_every_seconds", 3600.0)
+    runtime.spawn(handlers.keep_daily_digests(ledger=consumers.ledger_repository(runtime), every_seconds=every),
+                  name="ledger-daily-digest")
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -17,4 +23,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         handlers=consumers.handlers,
     )
     return create_service_app(runtime, title="Tongpin oversight 监督", routers=[api.router],
-                              description="External oversight items, the audit ledger and statistics.")
+                              description="External oversight items, the audit ledger and statistics.",
+                              on_startup=[_start_digests])

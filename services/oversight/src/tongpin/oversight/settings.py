@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pydantic import Field
+
 from tongpin.shared.settings import ServiceSettings
 
 
@@ -8,3 +10,7 @@ class OversightSettings(ServiceSettings):
 
     service_name: str = "oversight"
     port: int = 8104
+    # Breakdown cells counting 1..threshold-1 are hidden (TONGPIN_SUPPRESSION_THRESHOLD).
+    suppression_threshold: int = Field(default=3, ge=1, le=100)
+    # How often the background loop makes sure yesterday's ledger digest is stored.
+    digest_every_seconds: float = Field(default=3600.0, gt=0)

@@ -198,3 +198,16 @@ def daily_digest(
         "count": seq,
         "added": seq - (int(previous["seq"]) if previous is not None else 0),
     }
+
+
+# Fields naming a person who spoke or is spoken about. Oversight keeps none of them, so no answer it
+# gives can list which officers sought help (case and staff ids stay: they identify work, not people).
+PERSON_ID_FIELDS = frozenset({"about_officer_id", "member_id", "author_member_id"})
+
+
+def without_person_ids(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A ledger entry with person-identifying fields removed from its data."""
+    data = entry.get("data")
+    if not isinstance(data, Mapping):
+        return dict(entry)
+    return {**entry, "data": {k: v for k, v in data.items() if k not in PERSON_ID_FIELDS}}

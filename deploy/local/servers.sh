@@ -17,7 +17,7 @@ PG_DIR="$RUN/postgres"
 PG_PORT="${TONGPIN_PG_PORT:-54329}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 FERRET_BIN="$RUN/bin/tongpin-ferretdb"
-RABBIT_NODE="tongpin@localhost"
+RABBIT_NODE="tongpin${AMQP_PORT}@localhost"
 
 log() { printf '[servers] %s\n' "$*" >&2; }
 

@@ -220,3 +220,55 @@ class TestPlaceholders:
     def test_sticker_next_to_real_words_does_not_hide_them(self) -> None:
         result = run("[流泪]真的不想活了")
         assert result.crisis
+
+
+class TestBroadenedVocabulary:
+    """Paraphrase and euphemism by concept, and the everyday phrases naive matching gets wrong."""
+
+    @pytest.mark.parametrize(("text", "channel"), [
+        ("我要是哪天做了傻事，你们别怪我", "officers"),
+        ("他把工资卡和密码都交给我了，说以后家里就靠我了", "families"),
+        ("想问一下怎么死比较不痛", "officers"),
+        ("活着有啥意思，每天都是挨骂", "officers"),
+        ("偷偷攒了一把安眠药，放在抽屉里", "officers"),
+    ])
+    def test_self_harm_euphemisms_are_crises(self, text: str, channel: str) -> None:
+        result = run(text, channel)
+        assert result.crisis
+        assert "self_harm" in result.flags
+
+    @pytest.mark.parametrize("text", ["他再敢来闹，我就废了他", "大不了跟他鱼死网破", "迟早找人收拾他"])
+    def test_threat_paraphrases_are_crises(self, text: str) -> None:
+        result = run(text)
+        assert result.crisis
+        assert "violence" in result.flags
+
+    @pytest.mark.parametrize(("text", "flag"), [
+        ("他一喝多就拽着我头发往墙上撞", "domestic_violence"),
+        ("他最近天天喝，喝断片好几回了", "substance"),
+    ])
+    def test_family_reports_raise_their_flag(self, text: str, flag: str) -> None:
+        assert flag in run(text, "families").flags
+
+    @pytest.mark.parametrize(("text", "channel"), [
+        ("他一天都没打我电话，不知道在忙什么", "families"),
+        ("周六一起去喝喜酒", "officers"),
+        ("群里抢红包啦", "officers"),
+        ("终于解脱了，考试总算考完", "officers"),
+        ("他爷爷去世了，这几天回老家料理后事", "families"),
+        ("看到一个视频说外省有个辅警跳楼了，唉", "officers"),
+        ("我不会做傻事的，放心", "officers"),
+    ])
+    def test_everyday_phrases_raise_no_crisis_or_abuse_flag(self, text: str, channel: str) -> None:
+        result = run(text, channel)
+        assert not result.crisis
+        assert not {"self_harm", "violence", "domestic_violence", "corruption", "substance"} & set(result.flags)
+
+    def test_everyday_duty_words_alone_do_not_name_a_category(self) -> None:
+        result = run("周五下午开会，地点另行通知")
+        assert result.category == "other"
+
+    def test_family_fear_is_distress_not_a_crisis(self) -> None:
+        result = run("我怕他想不开，最近一直不说话", "families")
+        assert result.category == "mental_distress"
+        assert not result.crisis

@@ -7,15 +7,18 @@ install:            ## install system packages, uv, the workspace and the Ferret
 up: install         ## run the whole system locally (servers, the four services, the console)
 	deploy/local/servers.sh start
 	deploy/local/services.sh start
+	deploy/local/web.sh start
 	@deploy/local/up-summary.sh
 
 down:               ## stop exactly what `make up` started
+	-deploy/local/web.sh stop
 	-deploy/local/services.sh stop
 	deploy/local/servers.sh stop
 
 status:
 	@deploy/local/servers.sh status
 	@deploy/local/services.sh status
+	@deploy/local/web.sh status
 
 test:               ## lint, then every test tier against real servers
 	deploy/local/test.sh $(PYTEST_ARGS)

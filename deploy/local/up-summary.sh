@@ -4,6 +4,7 @@ eval "$("$ROOT/deploy/local/servers.sh" env)"
 cat <<TXT
 
 Tongpin 同频 is running:
+  staff console  http://127.0.0.1:${TONGPIN_WEB_PORT:-8080}/
   intake       http://127.0.0.1:8101/docs
   triage       http://127.0.0.1:8102/docs
   counselling  http://127.0.0.1:8103/docs

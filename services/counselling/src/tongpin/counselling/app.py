@@ -2,19 +2,86 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
 from fastapi import FastAPI
 
-from tongpin.counselling import api, consumers, repository
+from tongpin.counselling import api, consumers, handlers, repository
+from tongpin.counselling.context import CounsellingContext, build_context
 from tongpin.counselling.settings import CounsellingSettings
+from tongpin.shared.auth import TokenVerifier
+from tongpin.shared.logging import get_logger
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
 
+log = get_logger(__name__)
+
+
+async def _every(seconds: float, name: str, work: Callable[[], Awaitable[Any]]) -> None:
+    """Run one timer's work forever; a failure is logged and the next tick tries again."""
+    while True:
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("timer.failed", timer=name, error=repr(exc))
+        await asyncio.sleep(seconds)
+
+
+def _start_timers(ctx: CounsellingContext) -> Callable[[ServiceRuntime], Awaitable[None]]:
+    async def start(runtime: ServiceRuntime) -> None:
+        settings = ctx.settings
+
+        async def sla() -> None:
+            await handlers.flag_overdue(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, now=datetime.now(UTC),
+                                        webhook=ctx.webhook)
+
+        async def reminders() -> None:
+            await handlers.send_talk_reminders(repo=ctx.cases, feed=ctx.feed, now=datetime.now(UTC),
+                                               lead=ctx.reminder_lead, webhook=ctx.webhook)
+
+        runtime.spawn(_every(settings.sla_check_seconds, "sla", sla), name="counselling-sla")
+        runtime.spawn(_every(settings.reminder_check_seconds, "talk-reminders", reminders),
+                      name="counselling-talk-reminders")
+        if settings.notification_webhook_url:
+            url = settings.notification_webhook_url
+            secret = (settings.notification_webhook_secret.get_secret_value().encode()
+                      if settings.notification_webhook_secret else b"")
+            http = httpx.AsyncClient(timeout=5)
+            runtime.extras["webhook_http"] = http
+
+            async def webhook() -> None:
+                await handlers.deliver_webhooks(feed=ctx.feed, http=http, url=url, secret=secret)
+
+            runtime.spawn(_every(settings.webhook_check_seconds, "webhook", webhook), name="counselling-webhook")
+
+    return start
+
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    settings = settings or CounsellingSettings()
+    if settings is None:
+        settings = CounsellingSettings()
+    elif not isinstance(settings, CounsellingSettings):
+        settings = CounsellingSettings.model_validate(settings.model_dump())
     runtime = ServiceRuntime(
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
         handlers=consumers.handlers,
     )
-    return create_service_app(runtime, title="Tongpin counselling 疏导", routers=[api.router],
-                              description="Staff, cases, dialogue, talks, sealed notes, escalation, broadcasts.")
+    ctx = build_context(settings, runtime.db)
+    runtime.extras["counselling"] = ctx
+    runtime.document_lock = ctx.locks  # the outbox relay takes the same per-document locks
+    app = create_service_app(runtime, title="Tongpin counselling 疏导", routers=[api.router],
+                             description="Staff, cases, dialogue, talks, sealed notes, escalation, broadcasts.",
+                             on_startup=[_start_timers(ctx)])
+    app.state.counselling = ctx
+    if not (settings.jwks_url or settings.jwks_json or settings.jwt_public_key_pem):
+        # Counselling verifies the tokens it signs with its own public key.
+        own = settings.model_copy(update={"jwks_json": json.dumps(ctx.issuer.jwks())})
+        app.state.token_verifier = TokenVerifier(own)
+    return app

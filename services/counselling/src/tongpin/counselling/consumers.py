@@ -6,23 +6,38 @@ from collections.abc import Mapping
 from typing import Any
 
 from tongpin.counselling import handlers as h
-from tongpin.counselling.repository import CaseRepository
+from tongpin.counselling.context import CounsellingContext
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.events import ConcernRaised, ConcernTriaged
+from tongpin.shared.events import BroadcastDelivered, ConcernMerged, ConcernRaised, ConcernTriaged, EscalationRaised
 from tongpin.shared.messaging.consumer import Handler
 from tongpin.shared.runtime import ServiceRuntime
 
 
 def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
-    repo = CaseRepository(runtime.db)
+    ctx: CounsellingContext = runtime.extras["counselling"]
 
     async def on_concern_raised(event: CloudEvent, data: Any) -> None:
-        await h.record_concern_text(repo=repo, event=event, concern=data)
+        await h.record_concern_text(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, targets=ctx.targets,
+                                    event=event, concern=data, webhook=ctx.webhook)
 
     async def on_concern_triaged(event: CloudEvent, data: Any) -> None:
-        await h.record_decision(repo=repo, event=event, decision=data)
+        await h.record_decision(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, targets=ctx.targets,
+                                    event=event, decision=data, webhook=ctx.webhook)
+
+    async def on_concern_merged(event: CloudEvent, data: Any) -> None:
+        await h.record_merge(repo=ctx.cases, event=event, merge=data)
+
+    async def on_escalation_raised(event: CloudEvent, data: Any) -> None:
+        await h.record_crisis(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, targets=ctx.targets,
+                                    event=event, crisis=data, webhook=ctx.webhook)
+
+    async def on_broadcast_delivered(event: CloudEvent, data: Any) -> None:
+        await h.record_broadcast_delivery(broadcasts=ctx.broadcasts, delivered=data)
 
     return {
         ConcernRaised.routing_key(): on_concern_raised,
         ConcernTriaged.routing_key(): on_concern_triaged,
+        ConcernMerged.routing_key(): on_concern_merged,
+        EscalationRaised.routing_key(): on_escalation_raised,
+        BroadcastDelivered.routing_key(): on_broadcast_delivered,
     }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
@@ -42,63 +43,119 @@ async def ping(database: AsyncDatabase[Any]) -> None:
     await database.command("ping")
 
 
-# --- one writer at a time per collection -------------------------------------------------------
+# --- one writer at a time per document -------------------------------------------------------
 #
 # FerretDB 1.24 applies an update as read-modify-write of the whole document without a lock: two
 # concurrent updates of one document both report success and one of them is lost (measured: 95 of
-# 100 pairs). Every update-like operation a service makes therefore goes through a per-collection
-# lock in its process. Reads and plain inserts are not serialised; they cannot lose a write. A
-# service runs as one process per database (see README); on MongoDB proper the lock is merely
-# conservative.
+# 100 pairs). Every update-like operation a service makes therefore goes through a gate in its
+# process: operations that name one document by `_id` wait only for others on that document; any
+# other filter waits for the whole collection. Reads and plain inserts pass freely; they cannot lose
+# a write. A service runs as one process per database (see README); on MongoDB proper the gate is
+# merely conservative.
 
-_GATES: dict[tuple[int, str, str], asyncio.Lock] = {}
+
+class _Gate:
+    """Per-collection gate: exclusive per document id, or exclusive for the whole collection."""
+
+    def __init__(self) -> None:
+        self._wide = asyncio.Lock()
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._ids: dict[Any, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def document(self, doc_id: Any) -> AsyncIterator[None]:
+        async with self._wide:  # waits while a collection-wide operation runs
+            self._active += 1
+            self._idle.clear()
+        lock, users = self._ids.get(doc_id, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._ids[doc_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._ids[doc_id]
+            if users <= 1:
+                del self._ids[doc_id]
+            else:
+                self._ids[doc_id] = (lock, users - 1)
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def collection(self) -> AsyncIterator[None]:
+        async with self._wide:
+            await self._idle.wait()
+            yield
 
 
-def _gate(collection: AsyncCollection[Any]) -> asyncio.Lock:
+_GATES: dict[tuple[int, str, str], _Gate] = {}
+
+
+def _gate_for(collection: AsyncCollection[Any]) -> _Gate:
     key = (id(asyncio.get_running_loop()), collection.database.name, collection.name)
-    lock = _GATES.get(key)
-    if lock is None:
-        lock = _GATES[key] = asyncio.Lock()
-    return lock
+    gate = _GATES.get(key)
+    if gate is None:
+        gate = _GATES[key] = _Gate()
+    return gate
+
+
+def _single_id(filter_: Any) -> Any:
+    """The document id a filter pins down, or None when it may match other documents."""
+    if isinstance(filter_, Mapping) and "_id" in filter_:
+        value = filter_["_id"]
+        if not isinstance(value, Mapping | list | tuple):
+            return value
+    return None
+
+
+def _guard(collection: AsyncCollection[Any], filter_: Any) -> contextlib.AbstractAsyncContextManager[None]:
+    gate = _gate_for(collection)
+    doc_id = _single_id(filter_)
+    return gate.document(doc_id) if doc_id is not None else gate.collection()
 
 
 class SerialisedCollection(AsyncCollection[Any]):
-    """An AsyncCollection whose updates, replacements and deletes never overlap within the process."""
+    """An AsyncCollection whose updates, replacements and deletes of one document never overlap."""
 
-    async def update_one(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
-            return await super().update_one(*args, **kwargs)
+    async def update_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        async with _guard(self, filter):
+            return await super().update_one(filter, *args, **kwargs)
 
-    async def update_many(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
-            return await super().update_many(*args, **kwargs)
+    async def update_many(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        async with _gate_for(self).collection():
+            return await super().update_many(filter, *args, **kwargs)
 
-    async def replace_one(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
-            return await super().replace_one(*args, **kwargs)
+    async def replace_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        async with _guard(self, filter):
+            return await super().replace_one(filter, *args, **kwargs)
 
-    async def find_one_and_update(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
-            return await super().find_one_and_update(*args, **kwargs)
+    async def find_one_and_update(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        async with _guard(self, filter):
+            return await super().find_one_and_update(filter, *args, **kwargs)
 
-    async def find_one_and_replace(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
-            return await super().find_one_and_replace(*args, **kwargs)
+    async def find_one_and_replace(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        async with _guard(self, filter):
+            return await super().find_one_and_replace(filter, *args, **kwargs)
 
-    async def find_one_and_delete(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
-            return await super().find_one_and_delete(*args, **kwargs)
+    async def find_one_and_delete(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        async with _guard(self, filter):
+            return await super().find_one_and_delete(filter, *args, **kwargs)
 
-    async def delete_one(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
-            return await super().delete_one(*args, **kwargs)
+    async def delete_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        async with _guard(self, filter):
+            return await super().delete_one(filter, *args, **kwargs)
 
-    async def delete_many(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
-            return await super().delete_many(*args, **kwargs)
+    async def delete_many(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        async with _gate_for(self).collection():
+            return await super().delete_many(filter, *args, **kwargs)
 
     async def bulk_write(self, *args: Any, **kwargs: Any) -> Any:
-        async with _gate(self):
+        async with _gate_for(self).collection():
             return await super().bulk_write(*args, **kwargs)
 
 
@@ -113,5 +170,5 @@ class SerialisedDatabase(AsyncDatabase[Any]):
 
 
 def service_database(client: AsyncMongoClient[Any], name: str) -> AsyncDatabase[Any]:
-    """The service's own database, with updates serialised per collection."""
+    """The service's own database, with updates of one document serialised."""
     return SerialisedDatabase(client, name)

@@ -138,18 +138,29 @@ class OutboxRelay:
 
     async def _publish_document(self, coll: AsyncCollection[Any], doc: dict[str, Any]) -> int:
         entries = sorted((doc.get("outbox") or {}).items(), key=lambda kv: kv[1]["seq"])
-        published = 0
+        confirmed: list[str] = []
         async with self._limit:
-            for event_id, entry in entries:
-                await self._publisher.publish(CloudEvent.model_validate(entry["event"]))
-                # One update per event, not a bulk_write: FerretDB 1.24 stalls a bulk write that runs
-                # concurrently with inserts into the same collection.
+            try:
+                for event_id, entry in entries:
+                    await self._publisher.publish(CloudEvent.model_validate(entry["event"]))
+                    confirmed.append(event_id)
+            finally:
+                # Remove what the broker confirmed in one update, clearing the flag in the same write
+                # when nothing else was staged meanwhile (the usual case). One update per document,
+                # not a bulk_write: FerretDB 1.24 stalls a bulk write that runs concurrently with
+                # inserts into the same collection.
+                if confirmed:
+                    removal = {"$unset": {f"outbox.{eid}": "" for eid in confirmed},
+                               "$inc": {"outbox_pending": -len(confirmed)}}
+                    async with self._guard(coll.name, doc["_id"]):
+                        done = await coll.update_one(
+                            {"_id": doc["_id"], "outbox_pending": len(entries)},
+                            {**removal, "$set": {"outbox_dirty": len(confirmed) < len(entries)}},
+                        )
+                        if done.matched_count == 0:
+                            await coll.update_one({"_id": doc["_id"]}, removal)
+            if len(confirmed) < len(entries) or not entries:
                 async with self._guard(coll.name, doc["_id"]):
-                    await coll.update_one(
-                        {"_id": doc["_id"], f"outbox.{event_id}": {"$exists": True}},
-                        {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}},
-                    )
-                published += 1
-            async with self._guard(coll.name, doc["_id"]):
-                await coll.update_one({"_id": doc["_id"], "outbox_pending": 0}, {"$set": {"outbox_dirty": False}})
-        return published
+                    await coll.update_one({"_id": doc["_id"], "outbox_pending": 0},
+                                          {"$set": {"outbox_dirty": False}})
+        return len(confirmed)

@@ -65,8 +65,8 @@ function renderNav(active) {
   const user = document.getElementById("user");
   const logout = document.getElementById("logout");
   if (current) {
-    const roleNames = current.roles.map((role) => t(`role.${role}`)).join("、");
-    user.textContent = `${t("user.signedInAs", { name: current.name })}（${roleNames}）`;
+    const roleNames = current.roles.map((role) => t(`role.${role}`)).join(t("common.listSep"));
+    user.textContent = t("user.withRoles", { user: t("user.signedInAs", { name: current.name }), roles: roleNames });
     logout.hidden = false;
   } else {
     user.textContent = "";
@@ -132,6 +132,7 @@ function setUpShell() {
   });
   onLocaleChange(() => {
     lang.value = locale();
+    notice.textContent = ""; // a confirmation in the old language would stay behind otherwise
     render();
   });
   onSessionChange((current) => {

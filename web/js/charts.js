@@ -5,7 +5,7 @@ import { formatNumber, t } from "./i18n.js";
 
 const W = 640;
 const H = 260;
-const PAD = { top: 16, right: 16, bottom: 48, left: 48 };
+const PAD = { top: 16, right: 40, bottom: 48, left: 48 };
 
 function frame(title, max, format) {
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart", "aria-label": t("chart.label", { title }) },

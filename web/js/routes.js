@@ -14,11 +14,11 @@ export const ROUTES = [
   { name: "cases", nav: "nav.cases", roles: CASE_ROLES, load: () => import("./pages/cases.js") },
   { name: "case", nav: null, navActive: "cases", roles: CASE_ROLES, load: () => import("./pages/case.js") },
   {
-    name: "committee", nav: "nav.committee", roles: ["committee_member", "centre_coordinator", "admin"],
+    name: "committee", nav: "nav.committee", roles: ["committee_member", "centre_coordinator"],
     load: () => import("./pages/committee.js"),
   },
   {
-    name: "broadcasts", nav: "nav.broadcasts", roles: ["centre_coordinator", "committee_member", "admin"],
+    name: "broadcasts", nav: "nav.broadcasts", roles: ["centre_coordinator", "committee_member"],
     load: () => import("./pages/broadcasts.js"),
   },
   {

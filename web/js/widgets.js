@@ -30,26 +30,35 @@ export function section(title, id, ...children) {
 }
 
 /**
- * Wire a form to an action: disables the submit button while it runs, shows errors in the banner
- * and a confirmation in the live region.
+ * Wire a form to an action: disables the submit button while it runs, marks the page busy (so nobody,
+ * tests included, types into a form that is about to be redrawn), shows errors in the banner and a
+ * confirmation in the live region. `done` runs after a successful action, before the page is idle again.
  */
 export function onSubmit(form, action, { showError, showNotice, clearError, done }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearError();
+    const main = document.getElementById("main");
+    main?.setAttribute("aria-busy", "true");
     const button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
     try {
       const message = await action(form);
-      if (message) showNotice(message);
       if (done) await done();
+      if (message) showNotice(message);
     } catch (error) {
       showError(error);
     } finally {
       if (button) button.disabled = false;
+      main?.setAttribute("aria-busy", "false");
     }
   });
   return form;
+}
+
+/** A small "label: value" list of facts. */
+export function facts(rows) {
+  return h("dl", { class: "facts" }, rows.filter(Boolean).map(([key, value]) => [h("dt", {}, key), h("dd", {}, value)]));
 }
 
 export const CATEGORIES = [
@@ -59,3 +68,5 @@ export const CATEGORIES = [
 export const SEVERITIES = ["critical", "high", "medium", "low"];
 export const CHANNELS = ["officers", "families", "supervision"];
 export const METHODS = ["answered_online", "resolved_offline", "by_committee"];
+export const TALK_OUTCOMES = ["talk_completed", "support_arranged", "follow_up_needed", "referred"];
+export const RESOLUTION_OUTCOMES = ["problem_solved", "explained", "support_arranged", "referred", "no_action_needed"];

@@ -1,124 +1,235 @@
 // Case workspace: the concern and the online dialogue, reply, schedule and record a talk, sealed notes
 // (only for the roles that may read them), escalate with written material, resolve with its method.
-// Endpoints (counselling): GET /cases/{id} (concerns, dialogue, talks), POST /cases/{id}/replies,
-// POST /cases/{id}/talks, POST /cases/{id}/talks/{talk_id}/held, GET|POST /cases/{id}/notes,
-// POST /cases/{id}/escalations, POST /cases/{id}/resolve.
-import { api, hasRole, items } from "../api.js";
-import { field, formValues, h, replace, select } from "../dom.js";
+// Endpoints (counselling): GET /cases/{id} (CaseRead: concerns, dialogue, talks, pending_talk_id, version),
+// POST /cases/{id}/replies (ReplyCreated {case}), POST /cases/{id}/talks, POST /cases/{id}/talks/{talk_id}/held,
+// POST /cases/{id}/talks/{talk_id}/cancel, GET|POST /cases/{id}/notes, GET /cases/{id}/notes/{note_id},
+// POST /cases/{id}/escalations, POST /cases/{id}/resolve. Every mutation carries the case version read.
+import { api, hasRole } from "../api.js";
+import { field, h, replace, select } from "../dom.js";
 import { formatDateTime, label, t } from "../i18n.js";
-import { NOTE_ROLES } from "../routes.js";
-import { METHODS, onSubmit, section, severityBadge } from "../widgets.js";
+import { CASE_ROLES } from "../routes.js";
+import {
+  METHODS, RESOLUTION_OUTCOMES, TALK_OUTCOMES, facts, onSubmit, section, severityBadge, table,
+} from "../widgets.js";
 
-function facts(doc) {
-  const row = (key, value) => [h("dt", {}, t(key)), h("dd", {}, value)];
-  return h("dl", { class: "facts" },
-    row("case.state", h("span", { class: "state", dataset: { state: doc.state || "" } }, label("state", doc.state))),
-    row("case.category", label("category", doc.category)),
-    row("case.severity", severityBadge(doc.severity)),
-    row("case.channel", label("channel", doc.channel_kind)),
-    row("case.opened", formatDateTime(doc.opened_at)),
-    row("case.assignee", doc.assignee_name || doc.assignee_id || t("common.none")),
-    row("case.due", formatDateTime(doc.resolution_due)));
+// What counselling allows from each state (services/counselling/.../domain/case.py); the service decides.
+const SCHEDULE_FROM = new Set(["open", "in_dialogue", "talk_held", "decided", "reopened"]);
+const ESCALATE_FROM = new Set(["open", "in_dialogue", "talk_scheduled", "talk_held", "reopened"]);
+const RESOLVE_FROM = new Set(["in_dialogue", "talk_held", "decided", "reopened"]);
+
+function caseFacts(doc) {
+  return facts([
+    [t("case.state"), h("span", { class: "state", dataset: { state: doc.state || "" } }, label("state", doc.state))],
+    [t("case.category"), label("category", doc.category)],
+    [t("case.severity"), severityBadge(doc.severity)],
+    [t("case.channel"), label("channel", doc.channel_kind)],
+    [t("case.opened"), formatDateTime(doc.opened_at)],
+    [t("case.assignee"), doc.assignee_id || t("common.none")],
+    [t("case.firstDue"), formatDateTime(doc.first_response_due)],
+    [t("case.due"), h("span", { class: doc.overdue ? "overdue-text" : "" }, formatDateTime(doc.resolution_due),
+      doc.overdue ? ` · ${t("committee.overdue")}` : "")],
+    doc.resolution_method ? [t("case.resolveMethod"), label("method", doc.resolution_method)] : null,
+    doc.decision_code ? [t("committee.decisionCode"), doc.decision_code] : null,
+  ]);
 }
 
-function messageList(entries, emptyKey) {
-  if (!entries.length) return h("p", { class: "empty" }, t(emptyKey));
-  return h("ol", { class: "dialogue" }, entries.map((entry) => h(
-    "li", { class: `msg ${entry.direction === "out" || entry.author_role ? "out" : "in"}` },
-    h("div", { class: "msg-meta" },
-      [entry.author_name || entry.author || label("channel", entry.channel_kind), formatDateTime(entry.at || entry.sent_at || entry.created_at)]
-        .filter(Boolean).join(" · ")),
+function concernList(concerns) {
+  if (!concerns.length) return h("p", { class: "empty" }, t("common.empty"));
+  return h("ol", { class: "dialogue" }, concerns.map((c) => h("li", { class: "msg in" },
+    h("div", { class: "msg-meta" }, [label("channel", c.channel_kind),
+      c.anonymous ? t("case.anonymous") : c.author_member_id, formatDateTime(c.sent_at)].filter(Boolean).join(" · ")),
     // Text people wrote: always a text node, never markup.
-    h("p", { class: "msg-text" }, entry.text ?? ""),
-  )));
+    h("p", { class: "msg-text" }, c.text ?? t("case.textGone")))));
+}
+
+function dialogueList(replies) {
+  if (!replies.length) return h("p", { class: "empty" }, t("case.noDialogue"));
+  return h("ol", { class: "dialogue" }, replies.map((r) => h("li", { class: "msg out" },
+    h("div", { class: "msg-meta" }, [r.staff_name || r.staff_id, formatDateTime(r.at)].filter(Boolean).join(" · ")),
+    h("p", { class: "msg-text" }, r.text ?? ""))));
+}
+
+function talkTable(talks) {
+  return table([
+    { title: t("case.talkWhen"), cell: (k) => formatDateTime(k.scheduled_for) },
+    { title: t("case.talkPlace"), cell: (k) => h("span", {}, k.place) },
+    { title: t("case.talkParticipants"), cell: (k) => (k.participants || []).join(t("common.listSep")) || t("common.none") },
+    { title: t("case.state"), cell: (k) => label("talkStatus", k.status) },
+    { title: t("case.talkOutcome"), cell: (k) => label("talkOutcome", k.outcome_code) },
+  ], talks, { rowAttrs: (k) => ({ dataset: { talk: k.talk_id, status: k.status } }) });
+}
+
+/** Convert a datetime-local value (the browser's local time) to an ISO instant with its offset. */
+function instant(localValue) {
+  const when = new Date(localValue);
+  if (Number.isNaN(when.getTime())) throw new Error(t("case.badTime"));
+  return when;
 }
 
 export async function render(view, ctx) {
   const caseId = ctx.params[0];
   const base = `/cases/${encodeURIComponent(caseId)}`;
-  const doc = await api("counselling", base);
-  const reload = () => ctx.navigate(`#/case/${encodeURIComponent(caseId)}?t=${Date.now()}`);
-  const opts = { ...ctx, done: reload };
+  let doc = await api("counselling", base);
+  const mayNote = hasRole(...CASE_ROLES);
 
-  const concerns = (doc.concerns || []).map((c) => ({ ...c, text: c.text }));
-  const dialogue = h("div", {}, h("p", { class: "loading" }, t("common.loading")));
+  function opts() {
+    return { ...ctx, done: () => draw() };
+  }
 
-  const reply = onSubmit(h("form", { class: "stack" },
-    field(t("case.reply"), h("textarea", { name: "text", required: true, rows: 3, maxlength: 4000 })),
-    h("button", { type: "submit" }, t("case.replySend"))), async (form) => {
-    await api("counselling", `${base}/replies`, { method: "POST", json: { ...formValues(form), version: doc.version } });
-    return t("case.replySent");
-  }, opts);
+  function mutate(path, json) {
+    return api("counselling", `${base}${path}`, { method: "POST", json: { ...json, version: doc.version } });
+  }
 
-  const pendingTalk = doc.pending_talk_id;
-  const schedule = onSubmit(h("form", { class: "stack" },
-    field(t("case.talkWhen"), h("input", { type: "datetime-local", name: "scheduled_for", required: true })),
-    field(t("case.talkPlace"), h("input", { name: "place", required: true, maxlength: 200 })),
-    field(t("case.talkParticipants"), h("input", { name: "participants", maxlength: 500 })),
-    h("button", { type: "submit" }, t("case.talkSchedule"))), async (form) => {
-    const values = formValues(form);
-    const when = new Date(values.scheduled_for);
-    await api("counselling", `${base}/talks`, {
-      method: "POST",
-      json: { ...values, version: doc.version, scheduled_for: when.toISOString(), participants: (values.participants || "").split(/[,，、]/).map((p) => p.trim()).filter(Boolean) },
+  function replyForm() {
+    return onSubmit(h("form", { class: "stack", id: "reply" },
+      field(t("case.reply"), h("textarea", { name: "text", required: true, rows: 3, maxlength: 5000 })),
+      h("button", { type: "submit" }, t("case.replySend"))), async (form) => {
+      const answer = await mutate("/replies", { text: form.elements.text.value });
+      doc = answer.case;
+      return t("case.replySent");
+    }, opts());
+  }
+
+  function scheduleForm() {
+    return onSubmit(h("form", { class: "stack", id: "talk-schedule" },
+      field(t("case.talkWhen"), h("input", { type: "datetime-local", name: "scheduled_for", required: true })),
+      field(t("case.talkPlace"), h("input", { name: "place", required: true, maxlength: 200 })),
+      field(t("case.talkParticipants"), h("input", { name: "participants", maxlength: 500 }), t("case.talkParticipantsHint")),
+      h("button", { type: "submit" }, t("case.talkSchedule"))), async (form) => {
+      const when = instant(form.elements.scheduled_for.value);
+      const participants = form.elements.participants.value.split(/[,，、;；]/).map((p) => p.trim()).filter(Boolean);
+      doc = await mutate("/talks", { scheduled_for: when.toISOString(), place: form.elements.place.value.trim(), participants });
+      return t("case.talkScheduled", { when: formatDateTime(when) });
+    }, opts());
+  }
+
+  function heldForm(talkId) {
+    const outcome = select("outcome_code", TALK_OUTCOMES.map((o) => [o, label("talkOutcome", o)]));
+    const cancel = h("button", { type: "button", class: "secondary" }, t("case.talkCancel"));
+    const form = onSubmit(h("form", { class: "stack", id: "talk-held" },
+      h("p", { class: "hint" }, t("case.talkPending", { when: formatDateTime(doc.pending_talk_for) })),
+      field(t("case.talkOutcome"), outcome),
+      field(t("case.talkSummary"), h("textarea", { name: "summary", rows: 3, maxlength: 5000 }), t("case.talkSummaryHint")),
+      h("div", { class: "actions" }, h("button", { type: "submit" }, t("case.talkRecord")), cancel)), async (f) => {
+      const summary = f.elements.summary.value.trim();
+      doc = await mutate(`/talks/${encodeURIComponent(talkId)}/held`, { outcome_code: outcome.value });
+      // The talk's written account is sensitive: it is kept as a sealed note (the held record takes a code only).
+      if (summary) {
+        await api("counselling", `${base}/notes`, { method: "POST", json: { text: `${t("case.talkNotePrefix")}${summary}` } });
+      }
+      return t("case.talkHeld");
+    }, opts());
+    cancel.addEventListener("click", async () => {
+      ctx.clearError();
+      try {
+        doc = await mutate(`/talks/${encodeURIComponent(talkId)}/cancel`, {});
+        ctx.showNotice(t("case.talkCancelled"));
+        await draw();
+      } catch (error) {
+        ctx.showError(error);
+      }
     });
-    return t("case.talkScheduled", { when: formatDateTime(when) });
-  }, opts);
+    return form;
+  }
 
-  const held = pendingTalk ? onSubmit(h("form", { class: "stack", id: "talk-held" },
-    field(t("case.talkOutcome"), h("input", { name: "outcome_code", required: true, maxlength: 64, value: "resolved" })),
-    field(t("case.talkSummary"), h("textarea", { name: "summary", rows: 3, maxlength: 4000 })),
-    h("button", { type: "submit" }, t("case.talkRecord"))), async (form) => {
-    await api("counselling", `${base}/talks/${encodeURIComponent(pendingTalk)}/held`, { method: "POST", json: { ...formValues(form), version: doc.version } });
-    return t("case.talkHeld");
-  }, opts) : null;
+  function notesBlock() {
+    const list = h("div", {}, h("p", { class: "loading" }, t("common.loading")));
+    const form = onSubmit(h("form", { class: "stack", id: "note-form" },
+      field(t("case.noteText"), h("textarea", { name: "text", required: true, rows: 3, maxlength: 5000 })),
+      h("button", { type: "submit" }, t("case.noteAdd"))), async (f) => {
+      await api("counselling", `${base}/notes`, { method: "POST", json: { text: f.elements.text.value } });
+      f.reset();
+      return t("common.saved");
+    }, { ...ctx, done: () => loadNotes(list) });
+    loadNotes(list);
+    return [list, form];
+  }
 
-  const mayNote = hasRole(...NOTE_ROLES);
-  const notes = mayNote ? h("div", {}, h("p", { class: "loading" }, t("common.loading"))) : null;
-  const noteForm = mayNote ? onSubmit(h("form", { class: "stack" },
-    field(t("case.noteText"), h("textarea", { name: "text", required: true, rows: 3, maxlength: 8000 })),
-    h("button", { type: "submit" }, t("case.noteAdd"))), async (form) => {
-    await api("counselling", `${base}/notes`, { method: "POST", json: { ...formValues(form), version: doc.version } });
-    return t("common.saved");
-  }, opts) : null;
+  async function loadNotes(list) {
+    try {
+      const notes = await api("counselling", `${base}/notes`);
+      if (!notes.length) {
+        replace(list, h("p", { class: "empty" }, t("case.noNotes")));
+        return;
+      }
+      replace(list, h("ul", { class: "notes" }, notes.map((note) => {
+        const body = h("p", { class: "msg-text" });
+        const open = h("button", { type: "button", class: "secondary" }, t("case.noteOpen"));
+        open.addEventListener("click", async () => {
+          try {
+            const full = await api("counselling", `${base}/notes/${encodeURIComponent(note.note_id)}`);
+            body.textContent = full.text;
+            open.remove();
+          } catch (error) {
+            ctx.showError(error);
+          }
+        });
+        return h("li", { class: "note", dataset: { note: note.note_id } },
+          h("div", { class: "msg-meta" }, `${label("role", note.author_group)} · ${formatDateTime(note.created_at)}`),
+          note.readable ? [open, body] : h("p", { class: "hint" }, t("case.noteSealed")));
+      })));
+    } catch (error) {
+      replace(list, h("p", { class: "empty" }, t("case.noNotes")));
+      ctx.showError(error);
+    }
+  }
 
-  const escalate = onSubmit(h("form", { class: "stack" },
-    field(t("case.escSubject"), h("input", { name: "subject", required: true, maxlength: 200 })),
-    field(t("case.escBackground"), h("textarea", { name: "background", required: true, rows: 3 })),
-    field(t("case.escActions"), h("textarea", { name: "actions_taken", required: true, rows: 3 })),
-    field(t("case.escRequest"), h("textarea", { name: "decision_requested", required: true, rows: 2 })),
-    h("button", { type: "submit" }, t("case.escSubmit"))), async (form) => {
-    await api("counselling", `${base}/escalations`, { method: "POST", json: { ...formValues(form), version: doc.version } });
-    return t("case.escalated");
-  }, opts);
+  function escalateForm() {
+    return onSubmit(h("form", { class: "stack", id: "escalate-form" },
+      field(t("case.escSubject"), h("input", { name: "subject", required: true, maxlength: 200 })),
+      field(t("case.escBackground"), h("textarea", { name: "background", required: true, rows: 3 })),
+      field(t("case.escActions"), h("textarea", { name: "actions_taken", required: true, rows: 3 })),
+      field(t("case.escRequest"), h("textarea", { name: "decision_requested", required: true, rows: 2 })),
+      h("button", { type: "submit" }, t("case.escSubmit"))), async (f) => {
+      const values = Object.fromEntries(["subject", "background", "actions_taken", "decision_requested"]
+        .map((k) => [k, f.elements[k].value]));
+      await mutate("/escalations", values);
+      doc = await api("counselling", base);
+      return t("case.escalated");
+    }, opts());
+  }
 
-  const methodSelect = select("method", METHODS.map((m) => [m, label("method", m)]));
-  const resolve = onSubmit(h("form", { class: "stack" },
-    field(t("case.resolveMethod"), methodSelect),
-    field(t("case.resolveOutcome"), h("input", { name: "outcome_code", required: true, maxlength: 64, value: "resolved" })),
-    h("button", { type: "submit" }, t("case.resolveSubmit"))), async (form) => {
-    const values = formValues(form);
-    await api("counselling", `${base}/resolve`, { method: "POST", json: { ...values, version: doc.version } });
-    return t("case.resolved", { method: label("method", values.method) });
-  }, opts);
-  if (doc.held_talk_ids?.length) methodSelect.value = "resolved_offline";
+  function resolveForm() {
+    const method = select("method", METHODS.map((m) => [m, label("method", m)]));
+    if (doc.state === "talk_held") method.value = "resolved_offline";
+    else if (doc.state === "decided") method.value = "by_committee";
+    else method.value = "answered_online";
+    const outcome = select("outcome_code", RESOLUTION_OUTCOMES.map((o) => [o, label("outcome", o)]));
+    return onSubmit(h("form", { class: "stack", id: "resolve-form" },
+      field(t("case.resolveMethod"), method),
+      field(t("case.resolveOutcome"), outcome),
+      h("button", { type: "submit" }, t("case.resolveSubmit"))), async () => {
+      doc = await mutate("/resolve", { method: method.value, outcome_code: outcome.value });
+      return t("case.resolved", { method: label("method", method.value) });
+    }, opts());
+  }
 
-  const closed = doc.state === "resolved";
-  view.append(
-    h("h1", {}, t("case.title", { id: caseId })),
-    facts(doc),
-    section(t("case.concerns"), "concerns", messageList(concerns, "common.empty")),
-    section(t("case.dialogue"), "dialogue", dialogue, closed ? null : reply),
-    closed ? null : section(t("case.talk"), "talk", pendingTalk ? held : schedule),
-    mayNote ? section(t("case.notes"), "notes", h("p", { class: "hint" }, t("case.notesIntro")), notes, noteForm) : null,
-    closed ? null : section(t("case.escalate"), "escalate", escalate),
-    closed ? null : section(t("case.resolve"), "resolve", resolve),
-  );
+  function reopenForm() {
+    return onSubmit(h("form", { class: "stack", id: "reopen-form" },
+      h("button", { type: "submit", class: "secondary" }, t("case.reopen"))), async () => {
+      doc = await mutate("/reopen", { reason_code: "problem_returned" });
+      return t("case.reopened");
+    }, opts());
+  }
 
-  replace(dialogue, messageList(doc.dialogue || [], "case.noDialogue"));
-  const loadNotes = mayNote ? api("counselling", `${base}/notes`).then(
-    (answer) => replace(notes, messageList(items(answer), "case.noNotes")),
-    (error) => { replace(notes, h("p", { class: "empty" }, t("case.noNotes"))); ctx.showError(error); },
-  ) : null;
-  await loadNotes;
+  async function draw() {
+    const live = doc.state !== "resolved";
+    const pending = doc.pending_talk_id;
+    const talkForm = pending ? heldForm(pending) : (SCHEDULE_FROM.has(doc.state) ? scheduleForm() : null);
+    const talks = doc.talks || [];
+    replace(view, 
+      h("div", { class: "page-head" }, h("h1", {}, t("case.title", { id: caseId })),
+        h("span", { class: "badge version" }, t("case.version", { version: doc.version }))),
+      caseFacts(doc),
+      section(t("case.concerns"), "concerns", concernList(doc.concerns || [])),
+      section(t("case.dialogue"), "dialogue", dialogueList(doc.dialogue || []), live ? replyForm() : null),
+      live || talks.length ? section(t("case.talk"), "talk", talks.length ? talkTable(talks) : null, talkForm) : null,
+      mayNote ? section(t("case.notes"), "notes", h("p", { class: "hint" }, t("case.notesIntro")), notesBlock()) : null,
+      ESCALATE_FROM.has(doc.state) ? section(t("case.escalate"), "escalate", escalateForm()) : null,
+      RESOLVE_FROM.has(doc.state) && !pending ? section(t("case.resolve"), "resolve", resolveForm()) : null,
+      doc.state === "resolved" ? section(t("case.reopenTitle"), "reopen", reopenForm()) : null,
+    );
+  }
+
+  await draw();
 }

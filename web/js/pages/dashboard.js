@@ -2,7 +2,7 @@
 // how cases were resolved, time targets met, external oversight items, and the ledger check.
 // Endpoints (oversight): GET /statistics?period=YYYY-MM (one report per month shown), /items,
 // /ledger/count, /ledger/verify.
-import { api, items } from "../api.js";
+import { api, hasRole, items } from "../api.js";
 import { bars, lines, stackedBars } from "../charts.js";
 import { h, replace } from "../dom.js";
 import { formatDateTime, formatMonth, formatNumber, formatPercent, label, t } from "../i18n.js";
@@ -27,10 +27,11 @@ function charts(reports, slots) {
     values: reports.map((r) => r.report.participation?.[kind]?.ratio ?? null),
   })), { format: formatPercent, max: 1 }));
   const used = CATEGORIES.filter((c) => reports.some((r) => r.report.concerns?.by_category?.[c]));
+  const hidden = reports.some((r) => (r.report.suppressed || []).some((cell) => cell.startsWith("concerns.by_category")));
   replace(slots.concerns, stackedBars(t("dashboard.concerns"), labels, used.map((c) => ({
     name: label("category", c),
     values: reports.map((r) => r.report.concerns?.by_category?.[c] ?? 0),
-  }))));
+  }))), hidden ? h("p", { class: "hint suppressed" }, t("dashboard.suppressed")) : null);
   const resolved = Object.fromEntries(METHODS.map((m) => [m, reports.reduce((a, r) => a + (r.report.cases?.resolved?.[m] ?? 0), 0)]));
   replace(slots.resolutions, bars(t("dashboard.resolutions"), METHODS.map((m) => ({ name: label("method", m), value: resolved[m] }))));
   const target = (name, field) => reports.reduce((a, r) => a + (r.report.targets?.[name]?.[field] ?? 0), 0);
@@ -61,14 +62,17 @@ export async function render(view, ctx) {
       check.disabled = false;
     }
   });
-  view.append(h("h1", {}, t("dashboard.title")),
+  // Oversight answers the ledger and the items to auditors and admins; committee members see the figures only.
+  const auditing = hasRole("auditor", "admin");
+  replace(view, h("h1", {}, t("dashboard.title")),
+    auditing ? null : h("p", { class: "hint" }, t("dashboard.restricted")),
     h("div", { class: "grid" },
       section(t("dashboard.participation"), "participation", slots.participation),
       section(t("dashboard.concerns"), "concerns", slots.concerns),
       section(t("dashboard.resolutions"), "resolutions", slots.resolutions),
       section(t("dashboard.sla"), "sla", slots.sla)),
-    section(t("dashboard.ledger"), "ledger", ledgerCount, check, ledgerResult),
-    section(t("dashboard.items"), "items", slots.items));
+    auditing ? section(t("dashboard.ledger"), "ledger", ledgerCount, check, ledgerResult) : null,
+    auditing ? section(t("dashboard.items"), "items", slots.items) : null);
 
   const loadCharts = Promise.all(lastMonths(MONTHS_SHOWN).map(async (month) => ({
     month, report: await api("oversight", "/statistics", { query: { period: month } }),
@@ -76,11 +80,15 @@ export async function render(view, ctx) {
     Object.values(slots).slice(0, 4).forEach((s) => replace(s, h("p", { class: "empty" }, t("common.empty"))));
     ctx.showError(error);
   });
+  if (!auditing) {
+    await loadCharts;
+    return;
+  }
   const loadItems = api("oversight", "/items").then((answer) => replace(slots.items, table([
     { title: t("dashboard.items"), cell: (i) => h("code", {}, i.id) },
     { title: t("queue.channel"), cell: (i) => label("channel", i.channel_kind) },
     { title: t("queue.category"), cell: (i) => label("category", i.category) },
-    { title: t("case.state"), cell: (i) => i.status },
+    { title: t("case.state"), cell: (i) => label("itemStatus", i.status) },
     { title: t("queue.received"), cell: (i) => formatDateTime(i.opened_at) },
     { title: t("case.resolve"), cell: (i) => h("span", { class: "msg-text" }, i.public_summary ?? t("common.none")) },
   ], items(answer))), (error) => { replace(slots.items, h("p", { class: "empty" }, t("common.empty"))); ctx.showError(error); });

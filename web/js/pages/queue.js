@@ -1,6 +1,7 @@
 // Triage queue: highest risk first, the rules that fired shown as reasons, override with a written reason.
-// Endpoints: GET /api/triage/queue (highest severity first), POST /api/triage/decisions/{concern_id}/overrides.
-import { api, items } from "../api.js";
+// Endpoints: GET /api/triage/queue (DecisionPage, highest severity first),
+// POST /api/triage/decisions/{concern_id}/overrides (OverrideCreate: only what changes, a reason, the version).
+import { api, hasRole, items } from "../api.js";
 import { field, formValues, h, replace, select } from "../dom.js";
 import { formatDateTime, label, t } from "../i18n.js";
 import { CATEGORIES, SEVERITIES, flagList, onSubmit, severityBadge, table } from "../widgets.js";
@@ -15,14 +16,14 @@ export function riskOrder(a, b) {
 }
 
 function reasons(entry) {
-  const list = entry.reasons || entry.rules || entry.rule_ids || [];
-  if (!list.length) return t("common.none");
-  return h("ul", { class: "reasons" }, list.map((reason) => {
-    if (typeof reason === "string") return h("li", {}, reason);
-    const text = [reason.rule_id || reason.id, reason.explanation || reason.description || reason.matched]
-      .filter(Boolean).join("：");
-    return h("li", {}, text);
-  }));
+  const list = entry.reasons?.length ? entry.reasons : entry.rule_ids || [];
+  const overrides = entry.overrides || [];
+  if (!list.length && !overrides.length) return t("common.none");
+  return h("ul", { class: "reasons" },
+    list.map((reason) => h("li", {}, String(reason))),
+    overrides.map((o) => h("li", { class: "override-note" }, t("queue.overriddenBy", {
+      who: o.by_name || o.by, at: formatDateTime(o.at), reason: o.reason,
+    }))));
 }
 
 function overrideForm(entry, ctx, reload) {
@@ -36,8 +37,13 @@ function overrideForm(entry, ctx, reload) {
   form.querySelector("select[name=category]").value = entry.category || "other";
   form.querySelector("select[name=severity]").value = entry.severity || "low";
   return onSubmit(form, async () => {
-    const values = { ...formValues(form), version: entry.version };
-    await api("triage", `/decisions/${encodeURIComponent(entry.concern_id)}/overrides`, { method: "POST", json: values });
+    const values = formValues(form);
+    // Send only what changes: an override that changes nothing is refused.
+    const body = { reason: values.reason, version: entry.version };
+    if (values.category !== entry.category) body.category = values.category;
+    if (values.severity !== entry.severity) body.severity = values.severity;
+    if (!body.category && !body.severity) throw new Error(t("queue.overrideNothing"));
+    await api("triage", `/decisions/${encodeURIComponent(entry.concern_id)}/overrides`, { method: "POST", json: body });
     return t("queue.overrideDone");
   }, { ...ctx, done: reload });
 }
@@ -45,10 +51,12 @@ function overrideForm(entry, ctx, reload) {
 export async function render(view, ctx) {
   const body = h("div", { class: "queue-body" }, h("p", { class: "loading" }, t("common.loading")));
   const refresh = h("button", { type: "button", class: "secondary" }, t("common.refresh"));
-  view.append(h("div", { class: "page-head" }, h("h1", {}, t("queue.title")), refresh), h("p", {}, t("queue.intro")), body);
+  replace(view, h("div", { class: "page-head" }, h("h1", {}, t("queue.title")), refresh), h("p", {}, t("queue.intro")), body);
 
+  const mayOverride = hasRole("political_worker", "psychologist", "centre_coordinator");
+  const mayOpen = hasRole("political_worker", "psychologist", "centre_coordinator");
   async function load() {
-    const entries = items(await api("triage", "/queue")).sort(riskOrder);
+    const entries = items(await api("triage", "/queue", { query: { limit: 200 } })).sort(riskOrder);
     replace(body, table([
       { title: t("queue.concern"), cell: (e) => h("code", {}, e.concern_id) },
       { title: t("queue.channel"), cell: (e) => label("channel", e.channel_kind || e.channel_id) },
@@ -60,10 +68,10 @@ export async function render(view, ctx) {
       {
         title: t("queue.actions"),
         cell: (e) => h("div", { class: "actions" },
-          h("a", { href: `#/cases?concern=${encodeURIComponent(e.concern_id)}`, class: "button" }, t("queue.openCase")),
-          h("details", {}, h("summary", {}, t("queue.override")), overrideForm(e, ctx, load))),
+          mayOpen ? h("a", { href: `#/cases?concern=${encodeURIComponent(e.concern_id)}`, class: "button" }, t("queue.openCase")) : null,
+          mayOverride ? h("details", {}, h("summary", {}, t("queue.override")), overrideForm(e, ctx, load)) : null),
       },
-    ], { rowAttrs: (e) => ({ dataset: { concern: e.concern_id, severity: e.severity || "" } }) }));
+    ], entries, { rowAttrs: (e) => ({ dataset: { concern: e.concern_id, severity: e.severity || "" } }) }));
   }
 
   refresh.addEventListener("click", () => load().catch(ctx.showError));

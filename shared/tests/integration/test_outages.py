@@ -39,7 +39,7 @@ async def proxy_for(url: str) -> TcpProxy:
 def message(i: int) -> dict:
     return {
         "channel_id": "officers-unit-02", "channel_kind": "officers", "source_message_id": f"m-{uuid.uuid4().hex}",
-        "author_member_id": f"m-{i}", "text": f"第{i}条：加班太多，想调休", "sent_at": datetime.now(UTC).isoformat(),
+        "anonymous": True, "text": f"第{i}条：加班太多，想调休", "sent_at": datetime.now(UTC).isoformat(),
     }
 
 
@@ -100,6 +100,9 @@ async def test_nothing_is_lost_when_rabbitmq_stops_and_restarts_mid_stream(
     headers = signing_key.headers("system")
     total = 60
     async with running(triage), running(intake) as client:
+        opened = await client.post("/channels", headers=signing_key.headers("admin"), json={
+            "id": "officers-unit-02", "kind": "officers", "name": "民警思想“吐槽”群", "external_group_id": "g-02"})
+        assert opened.status_code == 201, opened.text
         accepted = []
         try:
             for i in range(total):

@@ -203,7 +203,7 @@ async def test_override_is_recorded_republished_and_exported(triage, publish, si
     _, client = triage
     await publish.staff("psy-1", "psychologist")
     await staff_known(client, signing_key, "psy-1")
-    raised = await publish.concern("最近总是睡不好，工资的事也烦", author_member_id="off-o1")
+    raised = await publish.concern("这个月工资怎么少发了三百，绩效到底怎么算的", author_member_id="off-o1")
     before = await decision_of(client, signing_key, raised.concern_id)
     url = f"/decisions/{raised.concern_id}/overrides"
     worker = signing_key.headers("political_worker", sub="pw-override")

@@ -8,6 +8,7 @@ up: install         ## run the whole system locally (servers, the four services,
 	deploy/local/servers.sh start
 	deploy/local/services.sh start
 	deploy/local/web.sh start
+	deploy/local/demo.sh --if-empty
 	@deploy/local/up-summary.sh
 
 down:               ## stop exactly what `make up` started
@@ -29,6 +30,9 @@ lint:
 
 bench: install      ## measure the floors and the backbone; results in bench/results/
 	deploy/local/bench.sh
+
+demo:               ## play the source's year against the running system and print its oversight report
+	deploy/local/demo.sh
 
 asyncapi:           ## regenerate the AsyncAPI document of the event catalogue
 	uv run --no-sync python -m tongpin.shared.asyncapi > docs/asyncapi.json

@@ -13,3 +13,11 @@ Tongpin 同频 is running:
   RabbitMQ                       $AMQP_URL
 Logs in .run/logs/. Stop everything with: make down
 TXT
+if [ -f "$ROOT/.run/demo.env" ]; then
+  . "$ROOT/.run/demo.env"
+  cat <<TXT
+The demo year is loaded. Sign in to the console as ${DEMO_ADMIN_USERNAME} (admin) or as a staff member
+(zg-liu political worker, xl-he psychologist, dw-liu committee member, jw-sun auditor); passwords are
+in .run/demo.env. Skip the demo year on an empty system with: TONGPIN_DEMO=0 make up
+TXT
+fi

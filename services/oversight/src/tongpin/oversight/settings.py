@@ -10,6 +10,9 @@ class OversightSettings(ServiceSettings):
 
     service_name: str = "oversight"
     port: int = 8104
+    # One event at a time, in the order the broker holds them: an event about a case then never
+    # overtakes the event that opened it (the ledger serialises appends anyway).
+    prefetch: int = 1
     # Breakdown cells counting 1..threshold-1 are hidden (TONGPIN_SUPPRESSION_THRESHOLD).
     suppression_threshold: int = Field(default=3, ge=1, le=100)
     # How often the background loop makes sure yesterday's ledger digest is stored.

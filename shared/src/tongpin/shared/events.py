@@ -156,6 +156,8 @@ class ConcernTriaged(EventData):
     overridden: bool = False
     theme_id: Id | None = None
     triaged_at: datetime
+    # When the concern itself was sent: statistics count a concern in the month it was raised.
+    raised_at: datetime | None = None
 
 
 class ConcernMerged(EventData):

@@ -257,7 +257,7 @@ async def triage_concern(
         unit=concern.unit, about_officer_id=concern.about_officer_id, category=result.category,  # type: ignore[arg-type]
         severity=result.severity, flags=list(result.flags), route=result.route,  # type: ignore[arg-type]
         assignee_role=role, assignee_id=assignee, ruleset_version=ruleset.version,  # type: ignore[arg-type]
-        rule_ids=list(result.rule_ids), crisis=crisis, theme_id=theme_id, triaged_at=now,
+        rule_ids=list(result.rule_ids), crisis=crisis, theme_id=theme_id, triaged_at=now, raised_at=sent_at,
     )
     trace = child_traceparent(event.traceparent)
 
@@ -351,6 +351,7 @@ async def override_decision(
         flags=after["flags"], route=after["route"], assignee_role=after["assignee_role"],
         assignee_id=after["assignee_id"], ruleset_version=after["ruleset_version"], rule_ids=after["rule_ids"],
         crisis=crisis, overridden=True, theme_id=after.get("theme_id"), triaged_at=now,
+        raised_at=after.get("raised_at"),
     )
     events = []
     if crisis and not decision.get("crisis"):

@@ -163,6 +163,8 @@ OCCURRED_AT_FIELD: dict[str, str] = {
 
 def occurred_at(data: events.EventData) -> datetime:
     """When the thing an event reports happened (its domain time, not the envelope's)."""
+    if isinstance(data, events.ConcernTriaged) and data.raised_at is not None:
+        return data.raised_at  # a concern counts in the month it was raised, not the month it was read
     value = getattr(data, OCCURRED_AT_FIELD[data.event_type])
     assert isinstance(value, datetime)
     return value

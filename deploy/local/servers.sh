@@ -102,13 +102,16 @@ rabbit_running() { [ -f "$RABBIT_DIR/rabbit.pid" ] && kill -0 "$(cat "$RABBIT_DI
 stop() {
   if rabbit_running; then
     log "stopping RabbitMQ"
-    (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl stop "$RABBIT_DIR/rabbit.pid" >/dev/null 2>&1 || \
+    (rabbit_env; timeout 60 /usr/lib/rabbitmq/bin/rabbitmqctl stop "$RABBIT_DIR/rabbit.pid" >/dev/null 2>&1 || \
       kill "$(cat "$RABBIT_DIR/rabbit.pid")")
   fi
   rm -f "$RABBIT_DIR/rabbit.pid"
   if ferret_running; then
     log "stopping FerretDB"
-    kill "$(cat "$RUN/ferretdb.pid")" || true
+    pid="$(cat "$RUN/ferretdb.pid")"
+    kill "$pid" || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$RUN/ferretdb.pid"
   if pg_running; then

@@ -26,8 +26,10 @@ start() {
   for entry in "${SERVICES[@]}"; do
     name=${entry%%:*}; port=${entry##*:}
     if running "$name"; then log "$name already running"; continue; fi
-    (cd "$ROOT" && TONGPIN_PORT=$port nohup uv run --no-sync python -m "tongpin.$name" \
-      >>"$RUN/logs/$name.log" 2>&1 & echo $! >"$RUN/$name.pid")
+    # exec, so the recorded pid is the service's own process and `stop` ends exactly it.
+    (cd "$ROOT" && TONGPIN_PORT=$port exec nohup "$ROOT/.venv/bin/python" -m "tongpin.$name" \
+      >>"$RUN/logs/$name.log" 2>&1) &
+    echo $! >"$RUN/$name.pid"
   done
   for entry in "${SERVICES[@]}"; do
     name=${entry%%:*}; port=${entry##*:}

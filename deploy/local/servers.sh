@@ -14,6 +14,11 @@ MONGO_PORT="${TONGPIN_MONGO_PORT:-27017}"
 AMQP_PORT="${TONGPIN_AMQP_PORT:-5672}"
 RABBIT_DIR="$RUN/rabbitmq"
 PG_DIR="$RUN/postgres"
+# PostgreSQL runs as the postgres user; when the checkout sits where that user cannot reach (say under
+# /root), its data lives in the postgres user's own home instead, one folder per checkout.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+  PG_DIR="/var/lib/postgresql/tongpin-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+fi
 PG_PORT="${TONGPIN_PG_PORT:-54329}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 FERRET_BIN="$RUN/bin/tongpin-ferretdb"
@@ -59,6 +64,9 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 pg_running() { [ -f "$PG_DIR/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; }
 
 start_postgres() {
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+    PG_DIR="/var/lib/postgresql/tongpin-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+  fi
   mkdir -p "$PG_DIR"
   [ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
   if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then

@@ -30,7 +30,7 @@ from tongpin.shared.messaging.deadletters import (
     replay_dead_letter,
 )
 from tongpin.shared.messaging.inbox import INBOX_COLLECTION, Inbox
-from tongpin.shared.messaging.outbox import OUTBOX_INDEX, DocumentLock, OutboxRelay
+from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay
 from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.messaging.topology import Names, declare_exchanges
 from tongpin.shared.metrics import http_metrics_middleware, metrics_router
@@ -74,8 +74,6 @@ class ServiceRuntime:
         self.keeper: DeadLetterKeeper | None = None
         self._background: list[asyncio.Task[Any]] = []
         self.extras: dict[str, Any] = {}
-        # Optional: the service's per-document lock, which the outbox relay then takes for its own writes.
-        self.document_lock: DocumentLock | None = None
 
     def broker_connected(self) -> bool:
         return self.connection is not None and self.connection.connected.is_set() and not self.connection.is_closed
@@ -101,7 +99,7 @@ class ServiceRuntime:
         if self._outbox_collections:
             self.relay = OutboxRelay(
                 database=self.db, collections=self._outbox_collections, publisher=self.publisher,
-                poll_seconds=self.settings.outbox_poll_seconds, document_lock=self.document_lock,
+                poll_seconds=self.settings.outbox_poll_seconds,
             )
             self.relay.start()
         handlers = self._handler_factory(self) if self._handler_factory else {}

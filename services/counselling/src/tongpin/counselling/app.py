@@ -75,7 +75,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     ctx = build_context(settings, runtime.db)
     runtime.extras["counselling"] = ctx
-    runtime.document_lock = ctx.locks  # the outbox relay takes the same per-document locks
     app = create_service_app(runtime, title="Tongpin counselling 疏导", routers=[api.router],
                              description="Staff, cases, dialogue, talks, sealed notes, escalation, broadcasts.",
                              on_startup=[_start_timers(ctx)])

@@ -82,7 +82,7 @@ def build_context(settings: CounsellingSettings, database: AsyncDatabase[Any]) -
     locks = DocumentLocks()
     return CounsellingContext(
         settings=settings, locks=locks,
-        cases=CaseRepository(database, locks=locks), staff=StaffRepository(database, locks=locks),
+        cases=CaseRepository(database, locks=locks), staff=StaffRepository(database),
         notes=NoteRepository(database),
         feed=NotificationRepository(database), broadcasts=BroadcastRepository(database),
         issuer=build_issuer(settings),

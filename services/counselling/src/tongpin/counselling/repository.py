@@ -50,10 +50,10 @@ OUTBOX_COLLECTIONS = [CASES, STAFF, BROADCASTS]
 
 
 class DocumentLocks:
-    """Per-document locks serialising this process's writes, the outbox relay's included.
+    """Per-document locks around a whole load-decide-save of one case in this process.
 
-    FerretDB 1.24 applies an update by rewriting the whole document without isolation, so two
-    concurrent updates to one document can lose one of them; MongoDB needs none of this.
+    Single updates are already serialised by the service database's write gate
+    (tongpin.shared.mongo); these locks only spare concurrent handlers needless version retries.
     """
 
     def __init__(self) -> None:
@@ -82,10 +82,9 @@ class CaseRepository:
 
     async def merge_concern(self, concern_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Merge one half of a concern (its text, or its triage decision) and return both halves so far."""
-        async with self._locks(CONCERNS, concern_id):
-            doc = await self._concerns.find_one_and_update(
-                {"_id": concern_id}, {"$set": fields}, upsert=True, return_document=ReturnDocument.AFTER
-            )
+        doc = await self._concerns.find_one_and_update(
+            {"_id": concern_id}, {"$set": fields}, upsert=True, return_document=ReturnDocument.AFTER
+        )
         assert doc is not None
         return doc
 
@@ -99,8 +98,7 @@ class CaseRepository:
         return [doc async for doc in self._concerns.find({"merged_into": primary_concern_id})]
 
     async def forget_text(self, concern_id: str) -> None:
-        async with self._locks(CONCERNS, concern_id):
-            await self._concerns.update_one({"_id": concern_id}, {"$unset": {"text": ""}})
+        await self._concerns.update_one({"_id": concern_id}, {"$unset": {"text": ""}})
 
     async def insert_case(self, document: dict[str, Any], events: list[CloudEvent]) -> bool:
         """Store a new case with the events its opening causes; False if it exists already."""
@@ -122,8 +120,7 @@ class CaseRepository:
 
     async def flag(self, case_id: str, fields: dict[str, Any]) -> None:
         """Set bookkeeping flags that are not part of the case's versioned state."""
-        async with self.lock(case_id):
-            await self._cases.update_one({"_id": case_id}, {"$set": fields})
+        await self._cases.update_one({"_id": case_id}, {"$set": fields})
 
     async def list_cases(self, *, query: dict[str, Any], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         total = await self._cases.count_documents(query)
@@ -143,8 +140,7 @@ class CaseRepository:
 class StaffRepository:
     """The staff directory and the record of login attempts."""
 
-    def __init__(self, database: AsyncDatabase[Any], *, locks: DocumentLocks | None = None) -> None:
-        self._locks = locks or DocumentLocks()
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._staff = database[STAFF]
         self._attempts = database[LOGIN_ATTEMPTS]
 
@@ -168,9 +164,8 @@ class StaffRepository:
         if expected_version is not None:
             query["version"] = expected_version
         # FerretDB 1.24 refuses a projection on findAndModify, so the outbox is dropped here.
-        async with self._locks(STAFF, staff_id):
-            doc = await self._staff.find_one_and_update(query, stage(update, events),
-                                                        return_document=ReturnDocument.AFTER)
+        doc = await self._staff.find_one_and_update(query, stage(update, events),
+                                                    return_document=ReturnDocument.AFTER)
         if doc is not None:
             doc.pop("outbox", None)
         return doc

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo import IndexModel
@@ -25,10 +24,6 @@ from tongpin.shared.logging import get_logger
 from tongpin.shared.messaging.publisher import Publisher
 
 log = get_logger(__name__)
-
-# A per-document lock a service shares with the relay: FerretDB 1.24 applies an update by rewriting the
-# whole document without isolation, so two concurrent updates to one document can lose one of them.
-DocumentLock = Callable[[str, Any], AbstractAsyncContextManager[Any]]
 
 OUTBOX_INDEX = IndexModel([("outbox_dirty", 1)], name="outbox_dirty")
 _seq = itertools.count()
@@ -70,9 +65,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         batch: int = 200,
         concurrency: int = 32,
-        document_lock: DocumentLock | None = None,
     ) -> None:
-        self._document_lock = document_lock
         self._db = database
         self._collections = list(collections)
         self._publisher = publisher
@@ -81,10 +74,6 @@ class OutboxRelay:
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-
-    def _guard(self, collection: str, document_id: Any) -> AbstractAsyncContextManager[Any]:
-        """The service's lock on the document, if it gave one."""
-        return self._document_lock(collection, document_id) if self._document_lock else nullcontext()
 
     def notify(self) -> None:
         """Something was staged: publish now rather than at the next poll."""
@@ -152,15 +141,13 @@ class OutboxRelay:
                 if confirmed:
                     removal = {"$unset": {f"outbox.{eid}": "" for eid in confirmed},
                                "$inc": {"outbox_pending": -len(confirmed)}}
-                    async with self._guard(coll.name, doc["_id"]):
-                        done = await coll.update_one(
-                            {"_id": doc["_id"], "outbox_pending": len(entries)},
-                            {**removal, "$set": {"outbox_dirty": len(confirmed) < len(entries)}},
-                        )
-                        if done.matched_count == 0:
-                            await coll.update_one({"_id": doc["_id"]}, removal)
+                    # The service database's write gate keeps these from overlapping the service's own.
+                    done = await coll.update_one(
+                        {"_id": doc["_id"], "outbox_pending": len(entries)},
+                        {**removal, "$set": {"outbox_dirty": len(confirmed) < len(entries)}},
+                    )
+                    if done.matched_count == 0:
+                        await coll.update_one({"_id": doc["_id"]}, removal)
             if len(confirmed) < len(entries) or not entries:
-                async with self._guard(coll.name, doc["_id"]):
-                    await coll.update_one({"_id": doc["_id"], "outbox_pending": 0},
-                                          {"$set": {"outbox_dirty": False}})
+                await coll.update_one({"_id": doc["_id"], "outbox_pending": 0}, {"$set": {"outbox_dirty": False}})
         return len(confirmed)

@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from tongpin.oversight.domain import ledger
 from tongpin.oversight.domain.statistics import scope_fields
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import stage, with_outbox
+from tongpin.shared.messaging.outbox import HIDE_OUTBOX, stage, with_outbox
 
 LEDGER = "ledger"
 DIGESTS = "digests"
@@ -280,7 +280,7 @@ class ItemRepository:
         return True
 
     async def get(self, item_id: str) -> dict[str, Any] | None:
-        return await self._items.find_one({"_id": item_id}, {"outbox": 0, "outbox_pending": 0})
+        return await self._items.find_one({"_id": item_id}, HIDE_OUTBOX)
 
     async def replace_if_version(
         self, *, item_id: str, version: int, fields: dict[str, Any], events: list[CloudEvent]
@@ -297,7 +297,7 @@ class ItemRepository:
             query["status"] = status
         if start is not None and end is not None:
             query["opened_at"] = {"$gte": start, "$lt": end}
-        cursor = self._items.find(query, {"outbox": 0, "outbox_pending": 0})
+        cursor = self._items.find(query, HIDE_OUTBOX)
         return await cursor.sort([("opened_at", ASCENDING), ("_id", ASCENDING)]).skip(offset).limit(limit).to_list()
 
 

@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import stage, with_outbox
+from tongpin.shared.messaging.outbox import OUTBOX_FIELDS, stage, with_outbox
 
 DECISIONS = "decisions"
 RULESETS = "rulesets"
@@ -42,7 +42,7 @@ INDEXES = {
 }
 OUTBOX_COLLECTIONS = [DECISIONS]
 
-_HIDDEN = ("outbox", "outbox_pending")
+_HIDDEN = OUTBOX_FIELDS
 
 
 def _visible(doc: dict[str, Any]) -> dict[str, Any]:

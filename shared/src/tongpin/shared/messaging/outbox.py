@@ -26,6 +26,9 @@ from tongpin.shared.messaging.publisher import Publisher
 log = get_logger(__name__)
 
 OUTBOX_INDEX = IndexModel([("outbox_dirty", 1)], name="outbox_dirty")
+# The outbox's bookkeeping fields, which no API answer should show.
+OUTBOX_FIELDS = ("outbox", "outbox_pending", "outbox_dirty")
+HIDE_OUTBOX = dict.fromkeys(OUTBOX_FIELDS, 0)
 _seq = itertools.count()
 
 

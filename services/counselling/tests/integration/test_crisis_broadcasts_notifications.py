@@ -28,7 +28,8 @@ async def test_crisis_concern_reaches_the_on_call_psychologist_at_once(counselli
     case = await counselling.case(f"case-{concern_id}")
     assert case["crisis"] is True and case["assignee_id"] == on_call["staff_id"]
     assert case["assignee_role"] == "psychologist" and case["severity"] == "critical"
-    feed = await counselling.feed(on_call["staff_id"])
+    # The case is stored before its notification: wait for the notification rather than race it.
+    feed = await eventually(lambda: counselling.feed(on_call["staff_id"]))
     assert [n["kind"] for n in feed] == ["crisis"] and feed[0]["case_id"] == case["case_id"]
     opened = (await event_capture.wait_for_type("case.opened"))[0].data
     assert opened["crisis"] is True
@@ -55,7 +56,7 @@ async def test_crisis_without_anyone_on_call_alerts_the_coordinators(counselling
         severity="critical", flags=["self_harm"], raised_at=datetime.now(UTC)), subject=concern_id)
     case = await counselling.case(f"case-{concern_id}")
     assert case["assignee_id"] is None
-    feed = await counselling.feed(coordinator["staff_id"], "centre_coordinator")
+    feed = await eventually(lambda: counselling.feed(coordinator["staff_id"], "centre_coordinator"))
     assert [n["kind"] for n in feed] == ["crisis_unassigned"]
 
 
@@ -98,6 +99,7 @@ async def test_broadcast_is_requested_and_delivery_figures_come_back(counselling
 async def test_notifications_are_per_staff_member_and_can_be_marked_read(counselling):
     worker = await counselling.add_staff("political_worker")
     await counselling.raise_concern(assignee_id=worker["staff_id"])
+    await eventually(lambda: counselling.feed(worker["staff_id"], "political_worker"))
     mine = await counselling.client.get("/notifications?unread=true",
                                         headers=counselling.as_("political_worker", sub=worker["staff_id"]))
     assert mine.json()["unread"] == 1

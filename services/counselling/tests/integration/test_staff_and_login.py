@@ -1,4 +1,4 @@
-"""Staff directory, the first admin, login by the OAuth2 password flow, JWKS, throttle and lock."""
+"""Staff directory, the first admin, login by the OAuth2 password flow, JWKS and the throttle."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ async def test_counselling_without_a_configured_verifier_trusts_its_own_key(coun
         assert me.status_code == 200 and me.json()["roles"] == ["auditor"]
 
 
-async def test_repeated_failures_slow_down_then_lock_and_every_attempt_is_recorded(counselling):
+async def test_repeated_failures_slow_down_and_every_attempt_is_recorded(counselling):
     member = await counselling.add_staff("psychologist")
     username = member["username"]
     statuses = []
@@ -104,7 +104,7 @@ async def test_repeated_failures_slow_down_then_lock_and_every_attempt_is_record
     assert statuses[0] == 401
     assert 429 in statuses  # slowed down: an attempt inside the delay is refused unchecked
     last = await counselling.client.post("/auth/token", data={"username": username, "password": member["password"]})
-    # Even the right password is refused once locked, until the lock ends.
+    # Even the right password is refused unchecked while the delay runs.
     if last.status_code == 429:
         assert int(last.headers["retry-after"]) >= 1 and last.headers["content-type"] == "application/problem+json"
     attempts = counselling.db["login_attempts"]
@@ -116,22 +116,6 @@ async def test_repeated_failures_slow_down_then_lock_and_every_attempt_is_record
     assert unknown.status_code == 401 and unknown.json()["detail"] == "the username or password is wrong"
     missing = await counselling.client.post("/auth/token", data={"username": "nobody-here"})
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "password"
-
-
-async def test_lock_after_max_failures_refuses_the_right_password(counselling_settings, clean_run, signing_key):
-    settings = CounsellingSettings(**counselling_settings(login_base_delay_seconds=0.001, login_max_failures=3))
-    app = create_app(settings)
-    async with running(app) as client:
-        await client.post("/staff", headers=signing_key.headers("admin"), json={
-            "username": "locked-one", "name": "锁定", "password": "正确密码12345", "roles": ["auditor"]})
-        import asyncio
-
-        for _ in range(3):
-            await asyncio.sleep(0.01)
-            failed = await client.post("/auth/token", data={"username": "locked-one", "password": "bad"})
-            assert failed.status_code == 401
-        locked = await client.post("/auth/token", data={"username": "locked-one", "password": "正确密码12345"})
-        assert locked.status_code == 429 and locked.json()["locked"] is True
 
 
 async def test_create_admin_command_reads_the_password_from_the_environment(counselling, counselling_settings):

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 
 from tongpin.counselling.domain.identity import (
     LoginThrottle,
+    ThrottleCounter,
     TokenIssuer,
     generate_signing_key,
     hash_password,
@@ -68,75 +69,52 @@ def test_unknown_account_check_is_always_false() -> None:
 # --- throttle -------------------------------------------------------------------------------------
 
 
-def failures(*minutes: float) -> list[datetime]:
-    return [T0 + timedelta(minutes=m) for m in minutes]
+def counted(throttle: LoginThrottle, times: list[float], *, scope: str = "client") -> list[bool]:
+    """Attempts at these seconds after T0, each claimed on one counter; whether each was let through."""
+    counter = ThrottleCounter()
+    allowed = []
+    for second in times:
+        decision = throttle.claim(counter, now=T0 + timedelta(seconds=second), scope=scope)
+        allowed.append(decision.allowed)
+        counter = decision.counter
+    return allowed
 
 
-def test_no_failures_no_delay() -> None:
-    decision = LoginThrottle().assess(failures=[], now=T0)
+def test_the_first_attempt_is_let_through_and_counted() -> None:
+    decision = LoginThrottle().claim(ThrottleCounter(), now=T0, scope="client")
     assert decision.allowed
-    assert (decision.delay, decision.locked, decision.retry_at) == (timedelta(0), False, None)
+    assert decision.counter == ThrottleCounter(failures=1, last_at=T0, next_at=T0 + timedelta(seconds=1))
 
 
-def test_delays_grow_before_the_lock() -> None:
+def test_client_delays_double_after_each_failure_and_refusals_do_not_count() -> None:
     throttle = LoginThrottle()
-    assert [throttle.delay_after(n) for n in range(6)] == [timedelta(seconds=s) for s in (0, 1, 2, 4, 8, 16)]
-    # Four failures a second apart: the fourth asks for 8 s from itself.
-    fails = [T0 + timedelta(seconds=s) for s in range(4)]
-    decision = throttle.assess(failures=fails, now=T0 + timedelta(seconds=3))
-    assert not decision.locked
-    assert decision.delay == timedelta(seconds=8)
-    assert decision.retry_at == T0 + timedelta(seconds=11)
-    assert not decision.allowed
-    later = throttle.assess(failures=fails, now=T0 + timedelta(seconds=11))
-    assert later.allowed
+    assert [throttle.client_delay(n) for n in range(6)] == [timedelta(seconds=s) for s in (0, 1, 2, 4, 8, 16)]
+    # Failures at 0 s (wait 1 s), 1 s (wait 2 s), 3 s (wait 4 s); the tries in between are refused unchecked.
+    assert counted(throttle, [0, 0.5, 1, 2, 3, 6.9, 7]) == [True, False, True, False, True, False, True]
+    refused = throttle.claim(ThrottleCounter(failures=3, last_at=T0, next_at=T0 + timedelta(seconds=4)),
+                             now=T0 + timedelta(seconds=1.5), scope="client")
+    assert not refused.allowed and refused.retry_at == T0 + timedelta(seconds=4)
+    assert refused.retry_after(T0 + timedelta(seconds=1.5)) == 3
 
 
-def test_delay_is_capped() -> None:
-    throttle = LoginThrottle(max_failures=100)
-    assert throttle.delay_after(40) == timedelta(seconds=30)
-
-
-def test_five_failures_in_fifteen_minutes_lock_for_fifteen_minutes() -> None:
+def test_client_delays_have_a_high_cap_and_never_lock() -> None:
     throttle = LoginThrottle()
-    fails = failures(0, 1, 2, 3, 10)
-    decision = throttle.assess(failures=fails, now=T0 + timedelta(minutes=10))
-    assert decision.locked
-    assert not decision.allowed
-    assert decision.retry_at == T0 + timedelta(minutes=25)
-    assert decision.delay == timedelta(minutes=15)
-    assert throttle.assess(failures=fails, now=T0 + timedelta(minutes=24, seconds=59)).locked
-    after = throttle.assess(failures=fails, now=T0 + timedelta(minutes=25))
-    assert after.allowed
-    assert after.delay == timedelta(0)
+    assert throttle.client_delay(11) == timedelta(seconds=900)
+    assert throttle.client_delay(400) == timedelta(seconds=900)
 
 
-def test_failures_spread_wider_than_the_window_do_not_lock() -> None:
-    decision = LoginThrottle().assess(failures=failures(0, 4, 8, 12, 16), now=T0 + timedelta(minutes=16))
-    assert not decision.locked
-    # Only the four failures within the last 15 minutes count: an 8 s delay.
-    assert decision.delay == timedelta(seconds=8)
+def test_the_account_is_slowed_only_after_its_free_failures_and_only_a_little() -> None:
+    throttle = LoginThrottle(account_free_failures=3)
+    assert [throttle.account_delay(n) for n in range(7)] == [timedelta(seconds=s) for s in (0, 0, 0, 0, 1, 2, 4)]
+    assert throttle.account_delay(100) == timedelta(seconds=30)
+    assert counted(throttle, [0, 0, 0, 0, 0.5, 1], scope="account") == [True, True, True, True, False, True]
 
 
-def test_after_a_lock_the_count_starts_again() -> None:
-    throttle = LoginThrottle(lockout=timedelta(minutes=5))
-    fails = failures(0, 1, 2, 3, 4)  # locked until minute 9
-    fails.append(T0 + timedelta(minutes=10))
-    decision = throttle.assess(failures=fails, now=T0 + timedelta(minutes=10))
-    assert not decision.locked
-    assert decision.delay == timedelta(seconds=1)
-    # Attempts recorded while locked do not count towards the next lock.
-    during = [*failures(0, 1, 2, 3, 4), *failures(5, 6, 7, 8)]
-    assert throttle.assess(failures=during, now=T0 + timedelta(minutes=9)).allowed
-    # Five more after the lock ends lock again.
-    again = [*failures(0, 1, 2, 3, 4), *failures(10, 10.1, 10.2, 10.3, 10.4)]
-    relocked = throttle.assess(failures=again, now=T0 + timedelta(minutes=10.5))
-    assert relocked.locked
-    assert relocked.retry_at == T0 + timedelta(minutes=15.4)
-
-
-def test_future_failure_times_are_ignored() -> None:
-    assert LoginThrottle().assess(failures=failures(5, 6, 7, 8, 9), now=T0).allowed
+def test_failures_older_than_the_window_are_forgotten() -> None:
+    throttle = LoginThrottle(window=timedelta(minutes=15))
+    old = ThrottleCounter(failures=9, last_at=T0, next_at=T0 + timedelta(seconds=256))
+    decision = throttle.claim(old, now=T0 + timedelta(minutes=16), scope="client")
+    assert decision.allowed and decision.counter.failures == 1
 
 
 # --- tokens ---------------------------------------------------------------------------------------

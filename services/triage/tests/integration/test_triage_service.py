@@ -215,7 +215,8 @@ async def test_override_is_recorded_republished_and_exported(triage, publish, si
     assert blank.status_code == 422
     nothing = await client.post(url, headers=worker, json={"reason": "看看"})
     assert nothing.status_code == 422
-    unknown = await client.post(url, headers=worker, json={"assignee_id": "nobody", "reason": "换人"})
+    unknown = await client.post(url, headers=signing_key.headers(COORDINATOR),
+                                json={"assignee_id": "nobody", "reason": "换人"})
     assert unknown.status_code == 422 and "assignee_id" in unknown.json()["detail"]
     stale = await client.post(url, headers=worker, json={"severity": "high", "reason": "x", "version": 99})
     assert stale.status_code == 409

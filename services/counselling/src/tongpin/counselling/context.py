@@ -89,9 +89,11 @@ def build_context(settings: CounsellingSettings, database: AsyncDatabase[Any]) -
         hasher=PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
                               parallelism=settings.argon2_parallelism),
         throttle=LoginThrottle(
-            max_failures=settings.login_max_failures, window=timedelta(seconds=settings.login_window_seconds),
-            lockout=timedelta(seconds=settings.login_lockout_seconds),
             base_delay=timedelta(seconds=settings.login_base_delay_seconds),
+            window=timedelta(seconds=settings.login_window_seconds),
+            client_max_delay=timedelta(seconds=settings.login_client_max_delay_seconds),
+            account_free_failures=settings.login_account_free_failures,
+            account_max_delay=timedelta(seconds=settings.login_account_max_delay_seconds),
         ),
         keyring=build_keyring(settings),
         targets=targets_from_setting(settings.sla_targets),

@@ -20,6 +20,8 @@ from tongpin.counselling.domain.case import Case, CaseError, IllegalTransition, 
 from tongpin.counselling.domain.escalation import Decision, EscalationMaterial, render_material_html
 from tongpin.counselling.domain.identity import (
     LoginThrottle,
+    ThrottleCounter,
+    ThrottleDecision,
     TokenIssuer,
     hash_password,
     verify_password,
@@ -376,8 +378,15 @@ async def _apply_override(
     *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, targets: Targets, case_id: str,
     decision: ev.ConcernTriaged, trace: Trace, webhook: bool,
 ) -> None:
-    """Staff overrode triage: the case takes the new category, severity (and due dates) and assignee."""
+    """Staff overrode triage: the case takes the new category, severity (and due dates) and assignee.
+
+    The assignee is taken only if they are an active case worker; anyone else named (an auditor, a
+    committee member) is ignored, as POST /cases/{id}/assign would refuse them.
+    """
     member = await staff.get(decision.assignee_id) if decision.assignee_id else None
+    if decision.assignee_id and (member is None or not member.get("active", True) or _case_role(member) is None):
+        log.warning("case.override_assignee_refused", case_id=case_id, assignee_id=decision.assignee_id)
+        decision = decision.model_copy(update={"assignee_id": None})
 
     def apply(case: Case, _: dict[str, Any]) -> None:
         if case.is_resolved:
@@ -919,29 +928,75 @@ class LoginResult:
     staff: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class _Claim:
+    key: str
+    decision: ThrottleDecision
+    before: dict[str, Any] | None
+
+
+def _counter(doc: Mapping[str, Any] | None) -> ThrottleCounter:
+    if doc is None:
+        return ThrottleCounter()
+    return ThrottleCounter(failures=max(0, int(doc.get("failures", 0))), last_at=doc.get("last_at"),
+                           next_at=doc.get("next_at"))
+
+
+async def _claim_attempt(*, staff: StaffRepository, throttle: LoginThrottle, key: str, scope: str) -> _Claim:
+    """Count one attempt on a counter before its password is checked, or learn it must wait."""
+    for _ in range(50):
+        doc = await staff.throttle_counter(key)
+        now = _now()
+        decision = throttle.claim(_counter(doc), now=now, scope=scope)
+        if not decision.allowed:
+            return _Claim(key=key, decision=decision, before=doc)
+        fields = {"failures": decision.counter.failures, "last_at": decision.counter.last_at,
+                  "next_at": decision.counter.next_at}
+        if await staff.save_throttle_counter(key, version=doc["version"] if doc else None, fields=fields):
+            return _Claim(key=key, decision=decision, before=doc)
+    # Another attempt on the same counter won every race: this one is refused, never let through uncounted.
+    return _Claim(key=key, decision=ThrottleDecision(allowed=False, counter=ThrottleCounter(), retry_at=None),
+                  before=None)
+
+
+async def _release(*, staff: StaffRepository, claim: _Claim) -> None:
+    """Give back a counted attempt that was refused by the other counter, so it costs nothing."""
+    before = _counter(claim.before)
+    version = (claim.before["version"] if claim.before else 0) + 1
+    await staff.save_throttle_counter(claim.key, version=version, fields={
+        "failures": before.failures, "last_at": before.last_at, "next_at": before.next_at})
+
+
 async def login(
     *, staff: StaffRepository, hasher: PasswordHasher, throttle: LoginThrottle, issuer: TokenIssuer,
     username: str, password: str, client: str | None,
 ) -> LoginResult:
-    """Check a password under the throttle; every attempt is recorded and logged (never the password)."""
+    """Check a password under the throttle; every attempt is recorded and logged (never the password).
+
+    The attempt is counted on the account-and-client counter and on the account counter before the
+    password is checked, so attempts sent together are decided one after another.
+    """
     now = _now()
-    attempts = await staff.attempts_since(username, now - throttle.window - throttle.lockout)
-    last_success = max((a["at"] for a in attempts if a["outcome"] == "success"), default=None)
-    failures = [a["at"] for a in attempts
-                if a["outcome"] == "failure" and (last_success is None or a["at"] > last_success)]
-    decision = throttle.assess(failures=failures, now=now)
 
     async def record(outcome: str, staff_id: str | None = None) -> None:
         await staff.record_attempt({"_id": _new_id("login"), "username": username, "staff_id": staff_id,
                                     "outcome": outcome, "client": client, "at": now})
         log.info("auth.login", username=username, outcome=outcome, client=client, staff_id=staff_id)
 
-    if not decision.allowed:
-        await record("locked" if decision.locked else "throttled")
-        retry = max(1, int(decision.delay.total_seconds() + 0.999))
-        raise Problem(429, "too many failed logins; try again later" if not decision.locked
-                      else "the account is locked after repeated failed logins; try again later",
-                      headers={"Retry-After": str(retry)}, locked=decision.locked, retry_after=retry)
+    async def refuse(claim: _Claim, detail: str) -> Problem:
+        await record("throttled")
+        retry = claim.decision.retry_after(_now())
+        return Problem(429, f"{detail}; try again in {retry} s", headers={"Retry-After": str(retry)},
+                       retry_after=retry)
+
+    by_client = await _claim_attempt(staff=staff, throttle=throttle, key=f"client:{client or '-'}:{username}",
+                                     scope="client")
+    if not by_client.decision.allowed:
+        raise await refuse(by_client, "too many failed logins to this account from this address")
+    by_account = await _claim_attempt(staff=staff, throttle=throttle, key=f"account:{username}", scope="account")
+    if not by_account.decision.allowed:
+        await _release(staff=staff, claim=by_client)
+        raise await refuse(by_account, "too many failed logins to this account")
     account = await staff.by_username(username)
     if account is None:
         await asyncio.to_thread(verify_unknown_account, password=password)
@@ -952,6 +1007,9 @@ async def login(
     if not ok or account is None or not account.get("active", True):
         await record("failure", account["_id"] if account else None)
         raise Problem(401, "the username or password is wrong", headers={"WWW-Authenticate": "Bearer"})
+    # The attempt was counted as a failure before the check: a success clears this client and refunds it.
+    await staff.change_throttle_counter(by_client.key, {"$set": {"failures": 0, "next_at": None}})
+    await staff.change_throttle_counter(by_account.key, {"$inc": {"failures": -1}})
     await record("success", account["_id"])
     token = issuer.issue(subject=account["_id"], roles=account["roles"], name=account["name"], now=now)
     return LoginResult(token=token, staff={k: v for k, v in account.items() if k != "password_hash"})

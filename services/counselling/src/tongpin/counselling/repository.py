@@ -19,6 +19,7 @@ CONCERNS = "concerns"
 CASES = "cases"
 STAFF = "staff"
 LOGIN_ATTEMPTS = "login_attempts"
+LOGIN_THROTTLE = "login_throttle"
 SEALED_NOTES = "sealed_notes"
 NOTE_READS = "note_reads"
 ACCESS_DENIALS = "access_denials"
@@ -143,6 +144,7 @@ class StaffRepository:
     def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._staff = database[STAFF]
         self._attempts = database[LOGIN_ATTEMPTS]
+        self._throttle = database[LOGIN_THROTTLE]
 
     async def insert(self, document: dict[str, Any], events: list[CloudEvent]) -> bool:
         try:
@@ -184,6 +186,24 @@ class StaffRepository:
     async def attempts_since(self, username: str, since: datetime) -> list[dict[str, Any]]:
         cursor = self._attempts.find({"username": username, "at": {"$gte": since}}).sort("at", ASCENDING)
         return [doc async for doc in cursor]
+
+    async def throttle_counter(self, key: str) -> dict[str, Any] | None:
+        return await self._throttle.find_one({"_id": key})
+
+    async def save_throttle_counter(self, key: str, *, version: int | None, fields: dict[str, Any]) -> bool:
+        """Store a counter if it is still at the version read (None: not there yet); False if it moved."""
+        if version is None:
+            try:
+                await self._throttle.insert_one({"_id": key, **fields, "version": 1})
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._throttle.update_one({"_id": key, "version": version},
+                                                 {"$set": fields, "$inc": {"version": 1}})
+        return result.modified_count == 1
+
+    async def change_throttle_counter(self, key: str, update: dict[str, Any]) -> None:
+        await self._throttle.update_one({"_id": key}, {**update, "$inc": {"version": 1, **update.get("$inc", {})}})
 
 
 class NoteRepository:

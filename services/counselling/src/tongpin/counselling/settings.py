@@ -23,11 +23,14 @@ class CounsellingSettings(ServiceSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
-    # Login throttle: growing delays, then a lock after this many failures within the window.
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
-    login_lockout_seconds: int = 900
+    # Login throttle: growing delays (base, 2×base, 4×base …) after failures within the window, for each
+    # account and client (capped high), and for the account from every client after its free failures
+    # (capped low, so a stranger can slow an account down but never lock its owner out).
     login_base_delay_seconds: float = 1.0
+    login_window_seconds: int = 900
+    login_client_max_delay_seconds: float = 900.0
+    login_account_free_failures: int = 10
+    login_account_max_delay_seconds: float = 30.0
 
     # Sealed notes: "kid:base64key,kid:base64key" (or a JSON list of such entries) and the current kid.
     sealed_note_keys: SecretStr | None = None

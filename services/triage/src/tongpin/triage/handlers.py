@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tongpin.shared.auth import Principal
+from tongpin.shared.auth import Forbidden, Principal
 from tongpin.shared.envelope import CloudEvent, child_traceparent
 from tongpin.shared.events import (
     CaseAssigned,
@@ -20,7 +20,7 @@ from tongpin.shared.events import (
     make_event,
 )
 from tongpin.shared.logging import get_logger
-from tongpin.shared.problems import Conflict, NotFound, Problem
+from tongpin.shared.problems import Conflict, Invalid, NotFound, Problem
 from tongpin.triage.domain import Classification, RuleSet, RuleSetError, assignee_role_for, classify, parse_ruleset
 from tongpin.triage.domain.routing import (
     SEVERITY_RANK,
@@ -28,7 +28,9 @@ from tongpin.triage.domain.routing import (
     diff_override,
     is_crisis,
     joins_cluster,
+    may_choose_assignee,
     pick_assignee,
+    role_on_route,
     subject_officer,
     theme_id_for,
 )
@@ -316,17 +318,23 @@ async def override_decision(
     if expected_version is not None and decision["version"] != expected_version:
         raise Conflict("the decision changed meanwhile; reload and try again", current_version=decision["version"])
     requested = {k: v for k, v in changes.items() if v is not None}
-    if "assignee_id" in requested:
-        person = await staff.get(requested["assignee_id"])
-        if person is None:
-            raise Problem(422, "assignee_id: no such staff member", errors=[
-                {"field": "assignee_id", "reason": "no such staff member"}])
-        if not person.get("active", True) or person.get("on_leave", False):
-            raise Problem(422, "assignee_id: this staff member is on leave or inactive", errors=[
-                {"field": "assignee_id", "reason": "on leave or inactive"}])
     route = requested.get("route", decision["route"])
     if route != decision["route"]:
         requested["assignee_role"] = assignee_role_for(route)
+    if "assignee_id" in requested:
+        if not may_choose_assignee(principal.roles):
+            raise Forbidden("assignee_id: only the centre coordinator chooses who takes a concern; "
+                            "correct the category, severity or route instead")
+        person = await staff.get(requested["assignee_id"])
+        if person is None:
+            raise Invalid("assignee_id", "no such staff member")
+        if not person.get("active", True) or person.get("on_leave", False):
+            raise Invalid("assignee_id", "on leave or inactive")
+        role = role_on_route(route, person.get("roles", ()))
+        if role is None:
+            raise Invalid("assignee_id", f"{requested['assignee_id']} does not work the {route} route")
+        requested["assignee_role"] = role
+    if route != decision["route"]:
         if "assignee_id" not in requested:
             pool, load = await _pool(staff, requested["assignee_role"])
             requested["assignee_id"] = pick_assignee(pool, role=requested["assignee_role"], load=load)

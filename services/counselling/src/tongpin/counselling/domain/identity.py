@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -68,66 +69,71 @@ def verify_unknown_account(*, password: str) -> bool:
 
 
 # --- login throttle -------------------------------------------------------------------------------
+#
+# Two counters decide whether a login attempt may be checked: one for the account and the client it
+# comes from, one for the account from everywhere. An attempt is counted as a failure *before* its
+# password is checked (and refunded on success), so parallel attempts cannot all slip in under a count
+# read before any of them was recorded. Nothing locks: the client's own delays grow without a bound
+# worth having, while the account's delays (what a stranger can impose on its owner) are capped.
+
+
+@dataclass(frozen=True)
+class ThrottleCounter:
+    """One counter as stored: failures counted in the window, the last one's time, when the next may come."""
+
+    failures: int = 0
+    last_at: datetime | None = None
+    next_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class ThrottleDecision:
-    """What to impose on the next login attempt for one account."""
+    """Whether an attempt may be checked now; if so, the counter after counting it as a failure."""
 
-    delay: timedelta
-    locked: bool
-    retry_at: datetime | None
+    allowed: bool
+    counter: ThrottleCounter
+    retry_at: datetime | None = None
 
-    @property
-    def allowed(self) -> bool:
-        """True when an attempt may be made now."""
-        return not self.locked and self.delay <= timedelta(0)
+    def retry_after(self, now: datetime) -> int:
+        """Whole seconds until the next attempt may be checked (at least 1)."""
+        if self.retry_at is None:
+            return 1
+        return max(1, math.ceil((self.retry_at - now).total_seconds()))
 
 
 @dataclass(frozen=True, kw_only=True)
 class LoginThrottle:
-    """Growing delays after failed logins; a lock after max_failures within the window."""
+    """Growing delays after failed logins, per account and client, and for the account as a whole."""
 
-    max_failures: int = 5
-    window: timedelta = timedelta(minutes=15)
-    lockout: timedelta = timedelta(minutes=15)
     base_delay: timedelta = timedelta(seconds=1)
-    max_delay: timedelta = timedelta(seconds=30)
+    window: timedelta = timedelta(minutes=15)
+    client_max_delay: timedelta = timedelta(minutes=15)
+    account_free_failures: int = 10
+    account_max_delay: timedelta = timedelta(seconds=30)
 
-    def delay_after(self, failures: int) -> timedelta:
-        """The wait after that many recent failures: base, 2×base, 4×base … capped at max_delay."""
-        if failures <= 0:
-            return timedelta(0)
-        return min(self.base_delay * (2 ** (failures - 1)), self.max_delay)
+    def client_delay(self, failures: int) -> timedelta:
+        """The wait one client has after that many failures on one account: base, 2×base, 4×base …"""
+        return _doubling(self.base_delay, failures, cap=self.client_max_delay)
 
-    def assess(self, *, failures: Iterable[datetime], now: datetime) -> ThrottleDecision:
-        """Decide from the account's failure times since its last success (older ones may be included)."""
-        times = sorted(t for t in failures if t <= now)
-        locked_until = self._locked_until(times)
-        if locked_until is not None and now < locked_until:
-            return ThrottleDecision(delay=locked_until - now, locked=True, retry_at=locked_until)
-        # A lock consumes the failures that caused it: afterwards the count starts again from zero.
-        recent = [t for t in times if t > now - self.window and (locked_until is None or t >= locked_until)]
-        if not recent:
-            return ThrottleDecision(delay=timedelta(0), locked=False, retry_at=None)
-        retry_at = recent[-1] + self.delay_after(len(recent))
-        if retry_at <= now:
-            return ThrottleDecision(delay=timedelta(0), locked=False, retry_at=None)
-        return ThrottleDecision(delay=retry_at - now, locked=False, retry_at=retry_at)
+    def account_delay(self, failures: int) -> timedelta:
+        """The wait every client has after that many failures on the account: none until the free ones are used."""
+        return _doubling(self.base_delay, failures - self.account_free_failures, cap=self.account_max_delay)
 
-    def _locked_until(self, times: Sequence[datetime]) -> datetime | None:
-        """When the latest lock ends (or ended), or None if the failures never reached the limit."""
-        until: datetime | None = None
-        run: list[datetime] = []
-        for t in times:
-            # Attempts made while locked are refused unchecked, so they do not count.
-            if until is not None and t < until:
-                continue
-            run = [x for x in run if x > t - self.window]
-            run.append(t)
-            if len(run) >= self.max_failures:
-                until, run = t + self.lockout, []
-        return until
+    def claim(self, counter: ThrottleCounter, *, now: datetime, scope: str) -> ThrottleDecision:
+        """Count one more attempt on a counter ("client" or "account" scope), or refuse it unchecked."""
+        if counter.next_at is not None and now < counter.next_at:
+            return ThrottleDecision(allowed=False, counter=counter, retry_at=counter.next_at)
+        recent = counter.last_at is not None and now - counter.last_at < self.window
+        failures = (counter.failures if recent else 0) + 1
+        delay = self.client_delay(failures) if scope == "client" else self.account_delay(failures)
+        return ThrottleDecision(allowed=True, counter=ThrottleCounter(failures=failures, last_at=now,
+                                                                      next_at=now + delay))
+
+
+def _doubling(base: timedelta, n: int, *, cap: timedelta) -> timedelta:
+    if n <= 0:
+        return timedelta(0)
+    return min(base * (2 ** min(n - 1, 40)), cap)
 
 
 # --- bearer tokens --------------------------------------------------------------------------------

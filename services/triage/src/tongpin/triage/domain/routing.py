@@ -11,6 +11,16 @@ from typing import Any
 from tongpin.shared.events import SEVERITIES
 
 CRISIS_FLAGS = frozenset({"self_harm", "violence"})
+# Who may choose an assignee by hand (counselling's POST /cases/{id}/assign admits the same role).
+ASSIGNER_ROLES = frozenset({"centre_coordinator"})
+# The coordinator may take any route's work; otherwise only the route's own pool works it.
+_ROUTE_ROLES = {
+    "answer_online": ("political_worker", "centre_coordinator"),
+    "psych_support": ("psychologist", "centre_coordinator"),
+    "committee": ("centre_coordinator",),
+    "oversight": ("centre_coordinator",),
+    "dismiss": (),
+}
 SEVERITY_RANK = {code: len(SEVERITIES) - 1 - index for index, code in enumerate(SEVERITIES)}  # critical 0 … low 3
 
 
@@ -27,6 +37,17 @@ class StaffMember:
     def available_as(self, role: str) -> bool:
         """True when this person may take new work in this role now."""
         return role in self.roles and self.active and not self.on_leave
+
+
+def may_choose_assignee(roles: Iterable[str]) -> bool:
+    """True when a caller with these roles may name who takes a concern."""
+    return not ASSIGNER_ROLES.isdisjoint(roles)
+
+
+def role_on_route(route: str, roles: Iterable[str]) -> str | None:
+    """The role in which someone with these roles works a route (its own pool first), or None if they may not."""
+    held = set(roles)
+    return next((role for role in _ROUTE_ROLES.get(route, ()) if role in held), None)
 
 
 def is_crisis(*, severity: str, flags: Iterable[str]) -> bool:

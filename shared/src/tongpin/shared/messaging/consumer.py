@@ -5,17 +5,27 @@ are parked at once with the reason), skip it if the inbox has it, run the handle
 inbox, ack. A failing handler is retried through delay queues; after the last tier the message is
 parked in the service's dead-letter queue with the error. A consumer that crashes mid-message is
 covered by the quorum queue's delivery limit, which dead-letters a message that keeps killing it.
+
+Every delivery ends acked, retried or dead-lettered. When the database cannot be reached (at the inbox
+check, in the handler, or at the inbox record after the handler's write), the step waits in place for
+the database and is then done again: the retry tiers are for handlers that fail, not for outages, so
+an outage dead-letters nothing and re-runs no handler whose write already happened. If the broker
+connection goes meanwhile, the broker itself hands the message out again. Anything unforeseen goes
+to the retry tiers, or back to the queue when even that fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.exceptions import ChannelInvalidStateError
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
 
 from tongpin.shared.envelope import CloudEvent, EnvelopeError, parse_envelope
 from tongpin.shared.events import EventData, decode_data
@@ -27,12 +37,72 @@ from tongpin.shared.metrics import EVENT_LATENCY, EVENTS_CONSUMED
 log = get_logger(__name__)
 
 Handler = Callable[[CloudEvent, Any], Awaitable[None]]
+T = TypeVar("T")
 
 ATTEMPT_HEADER = "x-tongpin-attempt"
 REASON_HEADER = "x-tongpin-reason"
 ERROR_HEADER = "x-tongpin-error"
 ROUTING_KEY_HEADER = "x-tongpin-routing-key"
 QUEUE_HEADER = "x-tongpin-queue"
+# In-place runs of a handler that keeps losing its database connection while a ping gets through,
+# before it is treated as a failing handler (retry tiers).
+_IN_PLACE_ATTEMPTS = 5
+
+
+class Abandoned(Exception):
+    """The message's channel closed while it waited; the broker delivers it again."""
+
+
+class DatabaseWait:
+    """Waits out a database outage: one probe pings with back-off, every waiter resumes when it answers."""
+
+    def __init__(self, ping: Callable[[], Awaitable[Any]], *, service: str, max_delay: float = 5.0) -> None:
+        self._ping = ping
+        self._service = service
+        self._max_delay = max_delay
+        self._up = asyncio.Event()
+        self._up.set()
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def up(self) -> bool:
+        return self._up.is_set()
+
+    async def until_up(self, *, still_wanted: Callable[[], bool] = lambda: True) -> None:
+        """Return once the database answers again; raise Abandoned if the caller stops wanting it."""
+        if self._up.is_set():
+            self._up.clear()
+            log.warning("consumer.database_unreachable", service=self._service)
+            self._probe = asyncio.create_task(self._wait_for_database(), name="database-probe")
+        while not self._up.is_set():
+            if not still_wanted():
+                raise Abandoned
+            try:
+                await asyncio.wait_for(self._up.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+
+    async def _wait_for_database(self) -> None:
+        delay, started = 0.2, time.monotonic()
+        while True:
+            try:
+                await self._ping()
+            except Exception as exc:
+                log.debug("consumer.database_probe_failed", error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_delay)
+                continue
+            log.warning("consumer.database_back", service=self._service,
+                        outage_seconds=round(time.monotonic() - started, 1))
+            self._up.set()
+            return
+
+
+def channel_open(message: AbstractIncomingMessage) -> bool:
+    try:
+        return not message.channel.is_closed
+    except ChannelInvalidStateError:
+        return False
 
 
 class EventConsumer:
@@ -58,6 +128,7 @@ class EventConsumer:
         self._delivery_limit = delivery_limit
         self._prefetch = prefetch
         self._on_handled = on_handled
+        self._database = DatabaseWait(inbox.ping, service=names.service)
         # Strong references: a robust connection keeps channels only weakly.
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
@@ -88,6 +159,25 @@ class EventConsumer:
             await self._channel.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await self._consume(message)
+        except Abandoned:
+            log.warning("consumer.abandoned", message_id=message.message_id, reason="channel closed while waiting")
+        except Exception as exc:
+            # Unforeseen: never leave the delivery unsettled.
+            log.exception("consumer.unexpected_error", message_id=message.message_id)
+            await self._settle_unexpected(message, exc)
+
+    async def _with_database(self, message: AbstractIncomingMessage, step: Callable[[], Awaitable[T]]) -> T:
+        """Run a database step, waiting out an outage and running it again as often as needed."""
+        while True:
+            try:
+                return await step()
+            except ConnectionFailure as exc:
+                log.warning("consumer.database_step_failed", error=repr(exc)[:300], message_id=message.message_id)
+                await self._database.until_up(still_wanted=lambda: channel_open(message))
+
+    async def _consume(self, message: AbstractIncomingMessage) -> None:
         service = self._names.service
         routing_key = message.routing_key or ""
         try:
@@ -111,23 +201,67 @@ class EventConsumer:
             await self._park(message, reason="bad_data", error=_short(exc), routing_key=routing_key)
             return
 
-        if await self._inbox.seen(event.id):
+        if await self._with_database(message, lambda: self._inbox.seen(event.id)):
             EVENTS_CONSUMED.labels(service, event.type, "duplicate").inc()
-            await message.ack()
+            await self._ack(message)
             return
         start = time.perf_counter()
-        try:
-            await handler(event, data)
-        except Exception as exc:
-            EVENTS_CONSUMED.labels(service, event.type, "failed").inc()
-            await self._retry_or_park(message, event=event, error=exc)
+        if not await self._run_handler(message, handler, event, data):
             return
-        await self._inbox.record(event_id=event.id, event_type=event.type)
+        await self._with_database(message, lambda: self._inbox.record(event_id=event.id, event_type=event.type))
         EVENT_LATENCY.labels(service, event.type).observe(time.perf_counter() - start)
         EVENTS_CONSUMED.labels(service, event.type, "handled").inc()
-        await message.ack()
+        await self._ack(message)
         if self._on_handled is not None:
             self._on_handled()
+
+    async def _run_handler(self, message: AbstractIncomingMessage, handler: Handler, event: CloudEvent,
+                           data: EventData) -> bool:
+        """Run the handler; True once it succeeded, False when the message went to the retry tiers."""
+        attempts = 0
+        while True:
+            try:
+                await handler(event, data)
+                return True
+            except ConnectionFailure as exc:
+                # The database went away under the handler: wait for it and run the handler again
+                # (handlers are idempotent). Only a handler that fails with the database answering
+                # pings uses up retry tiers.
+                attempts += 1
+                if self._database.up and attempts >= _IN_PLACE_ATTEMPTS:
+                    EVENTS_CONSUMED.labels(self._names.service, event.type, "failed").inc()
+                    await self._retry_or_park(message, event=event, error=exc)
+                    return False
+                log.warning("consumer.handler_lost_database", event_type=event.type, event_id=event.id,
+                            error=repr(exc)[:300])
+                await self._database.until_up(still_wanted=lambda: channel_open(message))
+            except Exception as exc:
+                EVENTS_CONSUMED.labels(self._names.service, event.type, "failed").inc()
+                await self._retry_or_park(message, event=event, error=exc)
+                return False
+
+    async def _ack(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await message.ack()
+        except ChannelInvalidStateError:
+            # The channel went away after the work was done; the redelivery finds the inbox entry.
+            log.warning("consumer.ack_lost", message_id=message.message_id)
+
+    async def _settle_unexpected(self, message: AbstractIncomingMessage, error: Exception) -> None:
+        if message.processed or not channel_open(message):
+            return
+        try:
+            event = parse_envelope(message.body)
+            await self._retry_or_park(message, event=event, error=error)
+            return
+        except Exception as exc:
+            log.error("consumer.retry_failed", error=repr(exc)[:300], message_id=message.message_id)
+        await asyncio.sleep(1.0)  # no hot loop through the queue
+        if not message.processed and channel_open(message):
+            try:
+                await message.nack(requeue=True)
+            except Exception as exc:
+                log.error("consumer.nack_failed", error=repr(exc)[:300], message_id=message.message_id)
 
     async def _retry_or_park(self, message: AbstractIncomingMessage, *, event: CloudEvent, error: Exception) -> None:
         raw_attempt: Any = (message.headers or {}).get(ATTEMPT_HEADER, 0)
@@ -141,7 +275,7 @@ class EventConsumer:
             await self._channel.default_exchange.publish(
                 retry, routing_key=self._names.retry_queue(delay), mandatory=True
             )
-            await message.ack()
+            await self._ack(message)
             return
         await self._park(message, reason="handler_failed", error=repr(error), routing_key=event.type)
 
@@ -160,9 +294,11 @@ class EventConsumer:
             await self._dlx.publish(parked, routing_key=self._names.service, mandatory=True)
         except Exception as exc:
             log.error("consumer.park_failed", error=repr(exc))
-            await message.nack(requeue=True)
+            if channel_open(message):
+                await asyncio.sleep(1.0)
+                await message.nack(requeue=True)
             return
-        await message.ack()
+        await self._ack(message)
 
 
 def _copy(message: AbstractIncomingMessage, *, headers: dict[str, Any]) -> aio_pika.Message:

@@ -20,9 +20,18 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from tongpin.shared.logging import get_logger
-from tongpin.shared.messaging.consumer import ERROR_HEADER, QUEUE_HEADER, REASON_HEADER, ROUTING_KEY_HEADER
+from tongpin.shared.messaging.consumer import (
+    ERROR_HEADER,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    ROUTING_KEY_HEADER,
+    Abandoned,
+    DatabaseWait,
+    channel_open,
+)
 from tongpin.shared.messaging.topology import Names
 
 log = get_logger(__name__)
@@ -95,6 +104,7 @@ class DeadLetterKeeper:
         self._coll = collection
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
+        self._database = DatabaseWait(lambda: collection.database.command("ping"), service=names.service)
 
     async def start(self) -> None:
         self._channel = await self._connection.channel()
@@ -110,9 +120,21 @@ class DeadLetterKeeper:
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         doc = dead_letter_document(message)
-        await self._coll.insert_one(doc)
+        while True:
+            try:
+                await self._coll.insert_one(doc)
+            except DuplicateKeyError:
+                pass  # kept by an earlier try whose answer was lost
+            except ConnectionFailure:
+                try:
+                    await self._database.until_up(still_wanted=lambda: channel_open(message))
+                except Abandoned:
+                    return  # the broker delivers it again
+                continue
+            break
         log.warning("deadletter.kept", id=doc["_id"], reason=doc["reason"], routing_key=doc["routing_key"])
-        await message.ack()
+        if channel_open(message):
+            await message.ack()
 
 
 async def list_dead_letters(

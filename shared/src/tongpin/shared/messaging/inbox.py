@@ -17,6 +17,9 @@ class Inbox:
     def __init__(self, collection: AsyncCollection[Any]) -> None:
         self._coll = collection
 
+    async def ping(self) -> None:
+        await self._coll.database.command("ping")
+
     async def seen(self, event_id: str) -> bool:
         return await self._coll.find_one({"_id": event_id}, {"_id": 1}) is not None
 

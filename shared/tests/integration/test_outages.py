@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,3 +127,87 @@ async def test_nothing_is_lost_when_rabbitmq_stops_and_restarts_mid_stream(
 
 async def _count(coll, n: int) -> bool:
     return await coll.count_documents({}) >= n
+
+
+async def test_a_database_outage_answers_503_at_once_and_writes_nothing(
+    settings_env, clean_run, mongodb_url, mongo_client, signing_key, event_capture
+):
+    mongo_proxy = await proxy_for(mongodb_url)
+    settings = IntakeSettings(**settings_env("intake", MONGODB_URL=through(mongodb_url, mongo_proxy)))
+    body = message(1)
+    try:
+        async with running(create_intake(settings)) as client:
+            opened = await client.post("/channels", headers=signing_key.headers("admin"), json={
+                "id": "officers-unit-02", "kind": "officers", "name": "民警思想“吐槽”群", "external_group_id": "g-02"})
+            assert opened.status_code == 201, opened.text
+
+            await mongo_proxy.cut()
+            started = time.monotonic()
+            refused = await client.post("/messages", json=body, headers=signing_key.headers("system"))
+            elapsed = time.monotonic() - started
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert int(refused.headers["retry-after"]) >= 1
+            assert refused.json()["status"] == 503 and "database" in refused.json()["detail"]
+            assert elapsed < 3.0  # not the driver's default wait
+            assert (await client.get("/readyz")).status_code == 503
+
+            await mongo_proxy.restore()
+            await eventually(lambda: _ready(client), timeout=15)
+            # The retry is the first time the message is stored.
+            accepted = await client.post("/messages", json=body, headers=signing_key.headers("system"))
+            assert accepted.status_code == 201, accepted.text
+            await event_capture.wait_for_type("concern.raised")
+        messages = mongo_client[f"{clean_run}_intake"]["messages"]
+        assert await messages.count_documents({"source_message_id": body["source_message_id"]}) == 1
+        await asyncio.sleep(0.5)
+        assert len(event_capture.of_type("concern.raised")) == 1
+    finally:
+        await mongo_proxy.close()
+
+
+async def test_a_public_submission_cut_off_between_its_writes_leaves_no_concern(
+    settings_env, clean_run, mongodb_url, mongo_client, signing_key, event_capture, monkeypatch
+):
+    from tongpin.intake import repository
+
+    mongo_proxy = await proxy_for(mongodb_url)
+    settings = IntakeSettings(**settings_env("intake", MONGODB_URL=through(mongodb_url, mongo_proxy),
+                                             receipt_pepper="p" * 32))
+    first_write = asyncio.Event()
+
+    def cut_after(original):
+        async def wrapped(self, *args, **kwargs):
+            result = await original(self, *args, **kwargs)
+            if not first_write.is_set():
+                first_write.set()
+                await mongo_proxy.cut()  # the database dies after the request's first write
+            return result
+        return wrapped
+
+    monkeypatch.setattr(repository.MessageRepository, "insert_new", cut_after(repository.MessageRepository.insert_new))
+    monkeypatch.setattr(repository.ReceiptRepository, "insert", cut_after(repository.ReceiptRepository.insert))
+    submission = {"channel_kind": "supervision", "text": "派出所窗口办事态度很差，请核查。", "anonymous": True}
+    try:
+        async with running(create_intake(settings)) as client:
+            opened = await client.post("/channels", headers=signing_key.headers("admin"), json={
+                "id": "supervision-01", "kind": "supervision", "name": "社会监督群", "external_group_id": "g-s1"})
+            assert opened.status_code == 201, opened.text
+            refused = await client.post("/public/submissions", json=submission)
+            assert refused.status_code == 503, refused.text
+            await mongo_proxy.restore()
+            await eventually(lambda: _ready(client), timeout=15)
+            await asyncio.sleep(1.5)  # the relay had its chance to publish anything stored
+            messages = mongo_client[f"{clean_run}_intake"]["messages"]
+            assert await messages.count_documents({}) == 0
+            assert event_capture.of_type("concern.raised") == []
+
+            accepted = await client.post("/public/submissions", json=submission)
+            assert accepted.status_code == 201, accepted.text
+            await event_capture.wait_for_type("concern.raised")
+            thread = await client.post("/public/receipts/thread",
+                                       json={"receipt_code": accepted.json()["receipt_code"]})
+            assert thread.status_code == 200 and [e["kind"] for e in thread.json()["entries"]] == ["submission"]
+        assert await messages.count_documents({}) == 1
+    finally:
+        await mongo_proxy.close()

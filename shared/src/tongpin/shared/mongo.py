@@ -16,13 +16,18 @@ from tongpin.shared.settings import ServiceSettings
 IndexPlan = Mapping[str, Sequence[IndexModel]]
 
 
-def make_client(settings: ServiceSettings, *, timeout_ms: int = 5000) -> AsyncMongoClient[Any]:
-    """A client for the service's database server; connects lazily, nothing happens at import."""
+def make_client(settings: ServiceSettings) -> AsyncMongoClient[Any]:
+    """A client for the service's database server; connects lazily, nothing happens at import.
+
+    Server selection and connecting give up quickly when the server is away, so request paths fail
+    fast (503) and consumers notice an outage and wait for the database instead.
+    """
+    timeout_ms = settings.mongodb_select_timeout_ms
     return AsyncMongoClient(
         settings.mongodb_url.get_secret_value(),
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
+        connectTimeoutMS=max(timeout_ms, 2000),
         appname=f"tongpin-{settings.service_name}",
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tongpin.shared.logging import get_logger
@@ -78,8 +79,23 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+class Unavailable(Problem):
+    """503: a dependency (the database, the broker) cannot be reached now; try again after a while."""
+
+    def __init__(self, what: str, *, retry_after: int) -> None:
+        super().__init__(503, f"the {what} cannot be reached; try again in a few seconds",
+                         headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
+
+
+def install_problem_handlers(app: FastAPI, *, retry_after: int = 5) -> None:
     """Map every error, including unexpected ones, to problem+json; never a bare 500 page."""
+
+    @app.exception_handler(ConnectionFailure)
+    async def _database_away(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        log.warning("http.database_unreachable", path=request.url.path, error=repr(exc)[:300])
+        problem = Unavailable("database", retry_after=retry_after)
+        return problem_response(problem.status, problem.detail, headers=problem.headers, instance=request.url.path,
+                                **problem.extensions)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:

@@ -202,7 +202,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
-    install_problem_handlers(app)
+    install_problem_handlers(app, retry_after=settings.retry_after_seconds)
 
     @app.middleware("http")
     async def bind_ids(request: Request, call_next):

@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
     prefetch: int = 32
     # Seconds between reconnection attempts after the broker goes away.
     reconnect_seconds: float = 2.0
+    # How long a database call waits for a reachable server before it fails: short, so a request
+    # during an outage gets a 503 at once instead of hanging (consumers wait out outages themselves).
+    mongodb_select_timeout_ms: int = 1500
+    # What a 503 during an outage tells the client to wait before trying again.
+    retry_after_seconds: int = 5
     outbox_poll_seconds: float = 1.0
 
     log_level: str = "INFO"

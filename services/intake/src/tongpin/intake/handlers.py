@@ -383,9 +383,10 @@ async def accept_message(
     attachments: Sequence[dict[str, Any]] = (),
     receipt_id: str | None = None,
     contact: str | None = None,
+    concern_id: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a checked message as received and announce it as concern.raised; idempotent on the source's id."""
-    concern_id = f"c-{uuid.uuid4().hex}"
+    concern_id = concern_id or new_concern_id()
     sent_at = _aware(sent_at)
     data = ConcernRaised(
         concern_id=concern_id, channel_id=channel_id, channel_kind=channel_kind,  # type: ignore[arg-type]
@@ -416,6 +417,10 @@ async def accept_message(
         "text_purged_at": None,
     }
     return await repo.insert_new(document, [event])
+
+
+def new_concern_id() -> str:
+    return f"c-{uuid.uuid4().hex}"
 
 
 # --- public submissions -------------------------------------------------------------------------
@@ -470,18 +475,21 @@ async def submit_public(
     await limit_public_rate(guard=guard, settings=settings, client=client, now=now)
     code = new_receipt_code()
     receipt_id = hash_receipt(code, pepper=pepper)
-    concern_id_source = f"form:{uuid.uuid4().hex}"
+    concern_id = new_concern_id()
+    # The receipt first, the message (which raises the concern) last: a request cut off between the
+    # two leaves only a receipt nobody holds the code of, never a concern the submitter was told failed.
+    await receipts.insert({
+        "_id": receipt_id, "concern_id": concern_id, "channel_id": channel["_id"], "channel_kind": channel["kind"],
+        "status": "received", "status_at": None, "created_at": now,
+        "thread": [{"id": f"m:{concern_id}", "kind": "submission", "ref": concern_id, "at": now}],
+    })
     doc, _ = await accept_message(
         repo=messages, channel_id=channel["_id"], channel_kind=channel["kind"],
-        source_message_id=concern_id_source, text=text, sent_at=now, author_member_id=None,
+        source_message_id=f"form:{uuid.uuid4().hex}", text=text, sent_at=now, author_member_id=None,
         correlation_id=trace.correlation_id, traceparent=trace.traceparent, origin="public_form",
         about_officer_id=None, unit=None, receipt_id=receipt_id, contact=None if anonymous else contact,
+        concern_id=concern_id,
     )
-    await receipts.insert({
-        "_id": receipt_id, "concern_id": doc["_id"], "channel_id": channel["_id"], "channel_kind": channel["kind"],
-        "status": "received", "status_at": None, "created_at": now,
-        "thread": [{"id": f"m:{doc['_id']}", "kind": "submission", "ref": doc["_id"], "at": now}],
-    })
     return doc, code
 
 
@@ -526,7 +534,9 @@ async def read_thread(
         item: dict[str, Any] = {"kind": entry["kind"], "at": entry["at"]}
         if entry["kind"] == "submission":
             message = await messages.get(entry["ref"])
-            item["text"] = message.get("text") if message else None
+            if message is None:
+                continue  # its request failed after the thread entry was written; nothing was raised
+            item["text"] = message.get("text")
         elif entry["kind"] == "reply":
             delivery = await deliveries.get(entry["ref"])
             item["text"] = delivery.get("text") if delivery else None
@@ -545,14 +555,17 @@ async def add_public_message(
     text = checked_text(text)
     now = now_utc()
     await limit_public_rate(guard=guard, settings=settings, client=client, now=now)
+    concern_id = new_concern_id()
+    # The thread entry first, the message last (see submit_public); the thread skips entries whose
+    # message was never stored.
+    await receipts.add_entry(receipt["_id"], {"id": f"m:{concern_id}", "kind": "submission", "ref": concern_id,
+                                              "at": now})
     doc, _ = await accept_message(
         repo=messages, channel_id=receipt["channel_id"], channel_kind=receipt["channel_kind"],
         source_message_id=f"form:{uuid.uuid4().hex}", text=text, sent_at=now, author_member_id=None,
         correlation_id=trace.correlation_id, traceparent=trace.traceparent, origin="public_form",
-        receipt_id=receipt["_id"],
+        receipt_id=receipt["_id"], concern_id=concern_id,
     )
-    await receipts.add_entry(receipt["_id"], {"id": f"m:{doc['_id']}", "kind": "submission", "ref": doc["_id"],
-                                              "at": now})
     return doc
 
 

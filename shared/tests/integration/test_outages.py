@@ -44,7 +44,9 @@ def message(i: int) -> dict:
     }
 
 
-async def test_readyz_follows_the_database_and_the_broker(settings_env, clean_run, mongodb_url, amqp_url):
+async def test_readyz_follows_the_database_and_the_broker(
+    settings_env, clean_run, mongodb_url, amqp_url, signing_key
+):
     mongo_proxy, amqp_proxy = await proxy_for(mongodb_url), await proxy_for(amqp_url)
     settings = IntakeSettings(**settings_env(
         "intake", MONGODB_URL=through(mongodb_url, mongo_proxy), AMQP_URL=through(amqp_url, amqp_proxy),
@@ -65,6 +67,10 @@ async def test_readyz_follows_the_database_and_the_broker(settings_env, clean_ru
 
             await amqp_proxy.cut()
             await eventually(lambda: _broker_down(client), timeout=10)
+            # A request that needs the broker says so at once.
+            replay = await client.post("/ops/dead-letters/any/replay", headers=signing_key.headers("admin"))
+            assert replay.status_code == 503 and replay.headers["retry-after"] == "5", replay.text
+            assert "broker" in replay.json()["detail"]
             await amqp_proxy.restore()
             await eventually(lambda: _ready(client), timeout=20)
     finally:

@@ -13,6 +13,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
+from aio_pika.exceptions import AMQPError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -35,7 +36,7 @@ from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.messaging.topology import Names, declare_exchanges
 from tongpin.shared.metrics import http_metrics_middleware, metrics_router
 from tongpin.shared.mongo import IndexPlan, ensure_indexes, make_client, service_database
-from tongpin.shared.problems import NotFound, install_problem_handlers
+from tongpin.shared.problems import NotFound, Unavailable, install_problem_handlers
 from tongpin.shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -162,9 +163,16 @@ def ops_router() -> APIRouter:
     @router.post("/dead-letters/{dead_letter_id}/replay", summary="Replay one dead letter")
     async def replay(request: Request, dead_letter_id: str, _: Any = _admin) -> dict[str, Any]:
         runtime: ServiceRuntime = request.app.state.runtime
-        assert runtime.connection is not None
-        doc = await replay_dead_letter(runtime.db[DEAD_LETTER_COLLECTION], connection=runtime.connection,
-                                       names=runtime.names, dead_letter_id=dead_letter_id)
+        retry_after = runtime.settings.retry_after_seconds
+        if runtime.connection is None or not runtime.broker_connected():
+            raise Unavailable("broker", retry_after=retry_after)
+        try:
+            doc = await asyncio.wait_for(replay_dead_letter(
+                runtime.db[DEAD_LETTER_COLLECTION], connection=runtime.connection, names=runtime.names,
+                dead_letter_id=dead_letter_id), timeout=5)
+        except (TimeoutError, AMQPError) as exc:
+            log.warning("ops.replay_failed", error=repr(exc)[:300])
+            raise Unavailable("broker", retry_after=retry_after) from exc
         if doc is None:
             raise NotFound("dead letter", dead_letter_id)
         return _dead_letter_view(doc)

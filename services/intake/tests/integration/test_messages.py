@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -96,3 +97,37 @@ async def test_bad_input_is_a_problem_naming_the_field_and_stores_nothing(
         assert ok.status_code == 201
         anon = await client.post("/messages", json=message(author_member_id=None, anonymous=True), headers=system)
         assert anon.status_code == 201 and anon.json()["anonymous"] is True
+
+
+async def test_a_reused_source_id_with_a_different_message_is_a_conflict_naming_it(
+    intake_settings, clean_run, signing_key, mongo_client, event_capture
+):
+    admin, system = signing_key.headers("admin"), signing_key.headers("system")
+    async with intake(intake_settings()) as client:
+        await setup_channel(client, admin)
+        await client.post("/roster", json={"rows": [officer("P1001"), officer("P2002")]}, headers=admin)
+        body = message()
+        first = await client.post("/messages", json=body, headers=system)
+        assert first.status_code == 201, first.text
+        # The same message again, its time written in another zone and the author by external id: the stored answer.
+        same_instant = datetime.fromisoformat(body["sent_at"]).astimezone(timezone(timedelta(hours=8))).isoformat()
+        again = await client.post("/messages", headers=system, json={
+            **{k: v for k, v in body.items() if k != "author_member_id"}, "author_external_id": "P1001",
+            "sent_at": same_instant})
+        assert again.status_code == 200, again.text
+        assert again.json() == first.json()
+        for change in ({"text": TEXT + "（改）"}, {"author_member_id": member_id_for("P2002")},
+                       {"sent_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()},
+                       {"attachments": [{"name": "a.png", "content_type": "image/png", "size_bytes": 1}]}):
+            reused = await client.post("/messages", json={**body, **change}, headers=system)
+            assert reused.status_code == 409, (change, reused.text)
+            problem = reused.json()
+            assert reused.headers["content-type"] == "application/problem+json"
+            assert body["source_message_id"] in problem["detail"] and problem["source_message_id"] == \
+                body["source_message_id"]
+            assert problem["existing_id"] == first.json()["id"]
+        await event_capture.wait_for_type("concern.raised")
+        await asyncio.sleep(0.5)
+        assert len(event_capture.of_type("concern.raised")) == 1
+        stored = await mongo_client[f"{clean_run}_intake"]["messages"].find_one({})
+        assert stored["text"] == TEXT

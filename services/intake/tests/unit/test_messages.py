@@ -74,3 +74,21 @@ def test_custom_limit_and_field() -> None:
         validate_text("标题党", field="title", max_chars=2)
     assert info.value.field == "title"
     assert str(info.value) == "title: is 3 characters long; the limit is 2"
+
+
+def test_a_message_fingerprint_sees_the_instant_and_the_content_not_their_spelling():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from tongpin.intake.domain.messages import message_fingerprint
+
+    at = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    base = {"channel_id": "officers-01", "author_member_id": "m-1", "about_officer_id": None, "text": "想调休",
+            "sent_at": at, "attachments": []}
+    same = message_fingerprint(**{**base, "sent_at": at.astimezone(timezone(timedelta(hours=8)))})
+    assert message_fingerprint(**base) == same
+    # Within the millisecond the database keeps, still the same; anything else is another message.
+    assert message_fingerprint(**{**base, "sent_at": at.replace(microsecond=123999)}) == same
+    for change in ({"text": "想调休。"}, {"author_member_id": "m-2"}, {"channel_id": "officers-02"},
+                   {"about_officer_id": "m-9"}, {"sent_at": at + timedelta(milliseconds=1)},
+                   {"attachments": [{"name": "a.png"}]}):
+        assert message_fingerprint(**{**base, **change}) != same, change

@@ -447,7 +447,9 @@ def _message(doc: dict[str, Any]) -> MessageRead:
 
 @router.post("/messages", status_code=201, response_model=MessageRead, tags=["messages"],
              summary="Accept one message from a channel bridge or another system",
-             description=f"Idempotent on source_message_id: a retry returns the same message with 200. {TEXT_DOC}")
+             description="Idempotent on source_message_id: a retry of the same message returns the stored one "
+                         "with 200; the same id with a different message (channel, author, text, time, "
+                         f"attachments) is a 409 problem naming the id. {TEXT_DOC}")
 async def post_message(body: MessageCreate, request: Request, response: Response, channels: Channels,
                        members: Members, messages: Messages, trace: TraceIds, _: Bridge) -> MessageRead:
     """Store a message as received and announce it as concern.raised."""

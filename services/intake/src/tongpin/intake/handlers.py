@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tongpin.intake.domain import signing
-from tongpin.intake.domain.messages import TextError, validate_text
+from tongpin.intake.domain.messages import TextError, message_fingerprint, to_stored_precision, validate_text
 from tongpin.intake.domain.participation import (
     MembershipInterval,
     Participation,
@@ -387,7 +387,7 @@ async def accept_message(
 ) -> tuple[dict[str, Any], bool]:
     """Store a checked message as received and announce it as concern.raised; idempotent on the source's id."""
     concern_id = concern_id or new_concern_id()
-    sent_at = _aware(sent_at)
+    sent_at = to_stored_precision(sent_at)
     data = ConcernRaised(
         concern_id=concern_id, channel_id=channel_id, channel_kind=channel_kind,  # type: ignore[arg-type]
         origin=origin,  # type: ignore[arg-type]
@@ -409,14 +409,24 @@ async def accept_message(
         "text": text,
         "attachments": list(attachments),
         "sent_at": sent_at,
-        "received_at": now_utc(),
+        "received_at": to_stored_precision(now_utc()),
         "receipt_id": receipt_id,
         "contact": contact,
         "public_status": None,
         "public_status_at": None,
         "text_purged_at": None,
+        "fingerprint": message_fingerprint(
+            channel_id=channel_id, author_member_id=author_member_id, about_officer_id=about_officer_id, text=text,
+            sent_at=sent_at, attachments=attachments),
     }
-    return await repo.insert_new(document, [event])
+    stored, created = await repo.insert_new(document, [event])
+    if not created and stored.get("fingerprint") not in (None, document["fingerprint"]):
+        raise Conflict(
+            f"source_message_id {source_message_id!r} was already used for a different message "
+            f"({stored['_id']}); a retry must repeat the message unchanged, a new message needs a new id",
+            source_message_id=source_message_id, existing_id=stored["_id"],
+        )
+    return stored, created
 
 
 def new_concern_id() -> str:

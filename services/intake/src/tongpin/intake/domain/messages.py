@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import unicodedata
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from tongpin.shared.events import MAX_TEXT
 
@@ -47,3 +52,25 @@ def validate_text(raw: bytes | str, *, field: str = "text", max_chars: int = MAX
     if len(text) > max_chars:
         raise TextError(field, f"is {len(text)} characters long; the limit is {max_chars}")
     return text
+
+
+def to_stored_precision(moment: datetime) -> datetime:
+    """A time as the database keeps it (UTC, whole milliseconds), so a first answer and a replay agree."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def message_fingerprint(
+    *, channel_id: str, author_member_id: str | None, about_officer_id: str | None, text: str, sent_at: datetime,
+    attachments: Sequence[Mapping[str, Any]],
+) -> str:
+    """What makes a message the same message: a retry under its source id must carry the same fingerprint.
+
+    The author is the resolved member and the time the instant (milliseconds), so a retry naming the
+    author by external id or writing the time in another zone is still the same message.
+    """
+    canonical = json.dumps({
+        "channel_id": channel_id, "author_member_id": author_member_id, "about_officer_id": about_officer_id,
+        "text": text, "sent_at": to_stored_precision(sent_at).isoformat(), "attachments": list(attachments),
+    }, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -1,8 +1,11 @@
-"""`make bench`: the floors (FastAPI POST, aio-pika confirmed publish, PyMongo insert) and the backbone.
+"""`make bench`: the floors (FastAPI POST, aio-pika confirmed publish, PyMongo insert), the backbone and the
+whole pipeline.
 
 The backbone figure is events/s through outbox -> broker -> idempotent consumer, with p50/p99 latency
 from the state write to the consumer's durable effect; each backbone figure is printed as a ratio to
-the slower floor it stands on. Benchmarks measure, they never fail for being slow.
+the slower floor it stands on. The pipeline (bench/pipeline.py) runs the four services as processes and
+finds the highest rate of concerns they sustain, with latency to case visible and to oversight updated
+there and at 10/s, and each service's memory. Benchmarks measure, they never fail for being slow.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, with_outb
 from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.messaging.topology import Names, declare_exchanges
 from tongpin.shared.testing.services import free_port
+from tongpin.shared.testing.system import env_port_base
+
+sys.path.insert(0, str(Path(__file__).parent))
+import pipeline
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -211,46 +218,88 @@ async def backbone(mongodb_url: str, amqp_url: str, count: int, rate: float | No
     }
 
 
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--seconds", type=int, default=10, help="length of the FastAPI floor")
+    parser.add_argument("--count", type=int, default=5000, help="events in the backbone burst")
+    parser.add_argument("--trial-seconds", type=float, default=120.0, help="length of each pipeline trial")
+    parser.add_argument("--start-rate", type=float, default=10.0, help="first pipeline rate tried (concerns/s)")
+    parser.add_argument("--max-rate", type=float, default=120.0)
+    parser.add_argument("--only", choices=("floors", "backbone", "pipeline"), action="append",
+                        help="run only these parts (repeatable); floors always run with the others")
     args = parser.parse_args()
+    parts = set(args.only or ("floors", "backbone", "pipeline")) | {"floors"}
     mongodb_url = os.environ["MONGODB_URL"]
     amqp_url = os.environ["AMQP_URL"]
-
+    report: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "load_average_before": load_average(),
+    }
     floors = {
         "fastapi_post": fastapi_floor(args.seconds),
         "aio_pika_publish_confirmed": asyncio.run(publish_floor(amqp_url, args.count * 2)),
         "pymongo_insert": asyncio.run(insert_floor(mongodb_url, args.count)),
     }
-    result = asyncio.run(backbone(mongodb_url, amqp_url, args.count))
-    paced_rate = max(10, result["events_per_s"] // 2)
-    paced = asyncio.run(backbone(mongodb_url, amqp_url, min(args.count, paced_rate * 10), rate=paced_rate))
-    result["paced"] = {"rate_per_s": paced_rate, "latency_ms": paced["latency_ms"], "count": paced["count"]}
+    report["floors"] = floors
     slower = min(floors["aio_pika_publish_confirmed"]["messages_per_s"], floors["pymongo_insert"]["docs_per_s"])
-    result["ratio_to_slower_floor"] = round(result["events_per_s"] / slower, 3)
-    result["target"] = ">= 0.5 of the slower of publish and insert floors"
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "floors": floors,
-        "backbone": result,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"{stamp}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
-    (RESULTS / "latest.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(f"FastAPI POST floor         {floors['fastapi_post']['requests_per_s']:>8} req/s")
     print(f"aio-pika publish floor     {floors['aio_pika_publish_confirmed']['messages_per_s']:>8} msg/s")
     print(f"PyMongo insert floor       {floors['pymongo_insert']['docs_per_s']:>8} docs/s "
           f"(server {floors['pymongo_insert']['server_version']})")
-    print(f"backbone                   {result['events_per_s']:>8} events/s  "
-          f"= {result['ratio_to_slower_floor']:.2f} x slower floor ({slower}/s)")
-    print(f"backbone latency, burst    p50 {result['latency_ms']['p50']} ms, p99 {result['latency_ms']['p99']} ms "
-          f"({args.count} writes issued at once)")
-    print(f"backbone latency, paced    p50 {paced['latency_ms']['p50']} ms, p99 {paced['latency_ms']['p99']} ms "
-          f"(at {paced_rate} events/s)")
+    if "backbone" in parts:
+        result = asyncio.run(backbone(mongodb_url, amqp_url, args.count))
+        paced_rate = max(10, result["events_per_s"] // 2)
+        paced = asyncio.run(backbone(mongodb_url, amqp_url, min(args.count, paced_rate * 10), rate=paced_rate))
+        result["paced"] = {"rate_per_s": paced_rate, "latency_ms": paced["latency_ms"], "count": paced["count"]}
+        result["ratio_to_slower_floor"] = round(result["events_per_s"] / slower, 3)
+        result["target"] = ">= 0.3 of the slower of publish and insert floors"
+        report["backbone"] = result
+        print(f"backbone                   {result['events_per_s']:>8} events/s  "
+              f"= {result['ratio_to_slower_floor']:.2f} x slower floor ({slower}/s)")
+        print(f"backbone latency, burst    p50 {result['latency_ms']['p50']} ms, p99 {result['latency_ms']['p99']} ms "
+              f"({args.count} writes issued at once)")
+        print(f"backbone latency, paced    p50 {paced['latency_ms']['p50']} ms, p99 {paced['latency_ms']['p99']} ms "
+              f"(at {paced_rate} events/s)")
+    if "pipeline" in parts:
+        log_dir = Path(__file__).resolve().parents[1] / ".run" / "bench-logs"
+        print(f"pipeline: trials of {args.trial_seconds:.0f} s, four service processes each")
+        search = asyncio.run(pipeline.highest_sustained(
+            mongodb_url=mongodb_url, amqp_url=amqp_url, seconds=args.trial_seconds, log_dir=log_dir,
+            port_base=env_port_base(), start_rate=args.start_rate, max_rate=args.max_rate))
+        at_ten = next((t for t in search["trials"] if t["rate_per_s"] == 10.0), None)
+        if at_ten is None:
+            at_ten = asyncio.run(pipeline.trial(
+                mongodb_url=mongodb_url, amqp_url=amqp_url, rate=10.0, seconds=args.trial_seconds,
+                log_dir=log_dir, port_base=env_port_base(), workload=pipeline.Workload()))
+        report["pipeline"] = {**search, "at_10_per_s": at_ten,
+                              "targets": {"sustained_per_s": ">= 30", "oversight_updated_p99_ms": "<= 5000",
+                                          "case_visible_p99_ms_at_10": "<= 1000"}}
+        best = search["highest_sustained"]
+        if best:
+            print(f"pipeline sustained         {best['rate_per_s']:>8} concerns/s for {best['seconds']:.0f} s: "
+                  f"case visible p50/p99 {best['case_visible_ms']['p50']}/{best['case_visible_ms']['p99']} ms, "
+                  f"oversight updated p50/p99 {best['oversight_updated_ms']['p50']}/"
+                  f"{best['oversight_updated_ms']['p99']} ms")
+        else:
+            print("pipeline sustained         none of the rates tried")
+        print(f"pipeline at 10/s           case visible p50/p99 {at_ten['case_visible_ms']['p50']}/"
+              f"{at_ten['case_visible_ms']['p99']} ms, oversight updated p50/p99 "
+              f"{at_ten['oversight_updated_ms']['p50']}/{at_ten['oversight_updated_ms']['p99']} ms"
+              f"{'' if at_ten['sustained'] else ' (not sustained)'}")
+        print("service RSS idle / loaded  " + ", ".join(
+            f"{name} {at_ten['rss_mib_idle'].get(name)}/{at_ten['rss_mib_loaded'].get(name)} MiB"
+            for name in ("intake", "triage", "counselling", "oversight")))
+    report["load_average_after"] = load_average()
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    (RESULTS / "latest.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    print(f"load average before/after  {report['load_average_before']} / {report['load_average_after']}")
     print(f"results in {RESULTS / (stamp + '.json')}")
 
 

@@ -1,0 +1,410 @@
+"""The whole pipeline under a steady load: intake -> triage -> counselling (case visible) -> oversight (figures).
+
+Each trial starts the four services as processes on a fresh run (own databases, exchange and queues),
+sets up a roster, staff and the three channels through the public APIs, then posts messages to intake
+at a steady rate for a fixed time, like the channel bridge would. It measures:
+
+- case visible: when counselling's ``case.opened`` for the concern reaches the broker (the case is
+  stored before its event is relayed, so this is an upper bound of when staff can see it);
+- oversight updated: when oversight has recorded the k-th ``concern.triaged`` (ledger, statistics,
+  inbox: its consumer counts an event as handled only after all of them), matched to the k-th
+  message posted, read from oversight's ``/metrics`` four times a second;
+- queue depths (ready messages) every second, the services' RSS idle and loaded, intake's answer time.
+
+A rate is sustained when posting stays on schedule without errors, oversight's backlog does not grow
+over the second half of the trial (least-squares slope under 2% of the rate), and everything posted is
+through the pipeline within 30 seconds of the last post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+
+from tongpin.shared.testing.system import System, metric_total
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = ROOT / "services" / "triage" / "eval" / "labelled.jsonl"
+UNITS = ("xtj", "cgpcs", "gxpcs", "lxpcs", "jjdd", "xzdd")
+CHANNELS = {"officers": "bench-officers", "families": "bench-families", "supervision": "bench-supervision"}
+STAFF = (("political_worker", 6), ("psychologist", 3), ("centre_coordinator", 1))
+# The channel mix of a bureau's traffic: mostly officers, then families, then the public.
+MIX = (("officers", 0.6), ("families", 0.25), ("supervision", 0.15))
+DRAIN_SECONDS = 30.0
+
+
+@dataclass
+class Workload:
+    """Who posts what: roster members per channel and the texts of the triage set, seeded."""
+
+    seed: int = 14
+    officers: int = 120
+    families: int = 60
+    texts: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for line in TEXTS.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                self.texts.setdefault(row["channel_kind"], []).append(row["text"])
+        self.rng = random.Random(self.seed)
+
+    def roster(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        officers = [{"external_id": f"bo{i:04d}", "name": f"民警{i:04d}", "member_kind": "officer",
+                     "unit": UNITS[i % len(UNITS)], "active": True} for i in range(self.officers)]
+        families = [{"external_id": f"bf{i:04d}", "name": f"家属{i:04d}", "member_kind": "family",
+                     "linked_officer_external_id": f"bo{i % self.officers:04d}", "active": True}
+                    for i in range(self.families)]
+        return officers, families
+
+    def message(self, run: str, n: int) -> dict[str, Any]:
+        roll, kind = self.rng.random(), MIX[-1][0]
+        for candidate, share in MIX:
+            if roll < share:
+                kind = candidate
+                break
+            roll -= share
+        body: dict[str, Any] = {
+            "channel_id": CHANNELS[kind], "channel_kind": kind, "source_message_id": f"{run}:{n}",
+            "text": self.rng.choice(self.texts[kind]), "sent_at": datetime.now(UTC).isoformat(),
+        }
+        if kind == "officers":
+            body["author_external_id"] = f"bo{self.rng.randrange(self.officers):04d}"
+        elif kind == "families":
+            body["author_external_id"] = f"bf{self.rng.randrange(self.families):04d}"
+        else:
+            body["anonymous"] = True
+        return body
+
+
+# --- where the CPU goes ----------------------------------------------------------------------------
+
+
+def _server_pids(run_dir: Path) -> dict[str, int]:
+    """The local servers deploy/local/servers.sh started for this checkout (best effort)."""
+    pids: dict[str, int] = {}
+    for name, path in (("ferretdb", run_dir / "ferretdb.pid"), ("rabbitmq", run_dir / "rabbitmq" / "rabbit.pid"),
+                       ("postgresql", run_dir / "postgres" / "data" / "postmaster.pid")):
+        try:
+            pids[name] = int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+def _cpu_ticks(pid: int) -> int:
+    """User and system ticks of a process, its threads and its reaped children."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(x) for x in fields[11:15])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def cpu_snapshot(system: System, run_dir: Path) -> dict[str, float]:
+    """CPU seconds used so far by each service, each local server, and the whole machine (busy)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    snapshot = {name: _cpu_ticks(pid) / ticks for name in system.processes if (pid := system.pid(name))}
+    for name, pid in _server_pids(run_dir).items():
+        total = _cpu_ticks(pid)
+        if name == "postgresql":  # one backend process per connection
+            total += sum(_cpu_ticks(child) for child in _children(pid))
+        snapshot[name] = total / ticks
+    busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    snapshot["machine_busy"] = (sum(int(x) for x in busy) - int(busy[3]) - int(busy[4])) / ticks
+    return snapshot
+
+
+def _ok(response: httpx.Response, *codes: int) -> Any:
+    if response.status_code not in codes:
+        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: "
+                           f"{response.text[:300]}")
+    return response.json() if response.content else None
+
+
+async def set_up(system: System, workload: Workload) -> None:
+    """Channels, roster and staff through the public APIs; waits until triage knows the staff."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        for kind, channel_id in CHANNELS.items():
+            _ok(await http.post(f"{system.url('intake')}/channels", headers=system.admin(), json={
+                "id": channel_id, "kind": kind, "name": f"{kind} 群", "external_group_id": f"g-{channel_id}"}), 201)
+        officers, families = workload.roster()
+        for rows in (officers, families):
+            report = _ok(await http.post(f"{system.url('intake')}/roster", headers=system.bridge(),
+                                         json={"rows": rows}), 200)
+            if report["rejected"]:
+                raise RuntimeError(f"roster rows rejected: {report['rejected'][:3]}")
+        created = 0
+        for role, count in STAFF:
+            for i in range(count):
+                _ok(await http.post(f"{system.url('counselling')}/staff", headers=system.admin(), json={
+                    "username": f"{role[:2]}{i}-{uuid.uuid4().hex[:6]}", "name": f"{role}{i}",
+                    "password": "bench-password-1", "roles": [role], "on_call": role == "psychologist" and i == 0,
+                }), 201)
+                created += 1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            metrics = (await http.get(f"{system.url('triage')}/metrics")).text
+            if metric_total(metrics, "tongpin_events_consumed_total", type="staff.updated.v1") >= created:
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError("triage did not learn the staff directory within 60 s")
+
+
+@dataclass
+class Observed:
+    posted_at: dict[str, float] = field(default_factory=dict)  # concern id -> when intake answered
+    sent_at: list[float] = field(default_factory=list)  # when each post went out, in order
+    answer_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    case_at: dict[str, float] = field(default_factory=dict)  # concern id -> case.opened seen
+    counted: list[tuple[float, float]] = field(default_factory=list)  # (when, oversight concern.triaged count)
+    depths: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    rss_kib: list[dict[str, int]] = field(default_factory=list)
+
+
+async def _watch_cases(system: System, observed: Observed, stop: asyncio.Event) -> None:
+    connection = await aio_pika.connect_robust(system.amqp_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(f"{system.run_id}.events", aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        queue = await channel.declare_queue(f"{system.run_id}.bench", exclusive=True, auto_delete=True)
+        await queue.bind(exchange, routing_key="case.opened.v1")
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                event = json.loads(message.body)
+                concern_id = event["data"]["concern_id"]
+                observed.case_at.setdefault(concern_id, time.perf_counter())
+
+        await queue.consume(on_message)
+        depth_channel = await connection.channel()
+        while not stop.is_set():
+            observed.depths.append((time.perf_counter(), await system.queue_depths(depth_channel)))
+            observed.rss_kib.append(system.rss_kib())
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+    finally:
+        await connection.close()
+
+
+async def _watch_oversight(system: System, observed: Observed, stop: asyncio.Event) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        while not stop.is_set():
+            try:
+                text = (await http.get(f"{system.url('oversight')}/metrics")).text
+                count = metric_total(text, "tongpin_events_consumed_total", service="oversight",
+                                     type="concern.triaged.v1", outcome="handled")
+                observed.counted.append((time.perf_counter(), count))
+            except httpx.HTTPError:
+                pass
+            try:
+                await asyncio.wait_for(stop.wait(), 0.25)
+            except TimeoutError:
+                pass
+
+
+async def _post_steadily(system: System, workload: Workload, observed: Observed, *, rate: float,
+                         seconds: float) -> None:
+    total = int(rate * seconds)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=system.url("intake"), timeout=30, limits=limits) as http:
+        async def one(n: int) -> None:
+            body = workload.message(system.run_id, n)
+            sent = time.perf_counter()
+            observed.sent_at.append(sent)
+            try:
+                response = await http.post("/messages", json=body, headers=system.bridge())
+            except httpx.HTTPError as exc:
+                observed.errors.append(repr(exc))
+                return
+            done = time.perf_counter()
+            if response.status_code != 201:
+                observed.errors.append(f"{response.status_code}: {response.text[:200]}")
+                return
+            observed.answer_ms.append((done - sent) * 1000)
+            observed.posted_at[response.json()["id"]] = sent
+
+        start = time.perf_counter()
+        tasks = []
+        for n in range(total):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None, "max": None}
+    ordered = sorted(values)
+    return {"p50": round(statistics.median(ordered), 1), "p99": round(ordered[int(0.99 * (len(ordered) - 1))], 1),
+            "max": round(ordered[-1], 1)}
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    if len(points) < 3:
+        return 0.0
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
+
+
+def summarise(observed: Observed, *, rate: float, seconds: float, started: float, ended: float,
+              drained_s: float | None, idle_rss: dict[str, int]) -> dict[str, Any]:
+    """Latencies, backlog growth and the verdict of one trial."""
+    posts = sorted(observed.posted_at.values())
+    case_ms = [(observed.case_at[c] - t) * 1000 for c, t in observed.posted_at.items() if c in observed.case_at]
+    # The k-th concern oversight counted, against the k-th message posted.
+    oversight_ms: list[float] = []
+    k = 0
+    for when, count in observed.counted:
+        while k < min(int(count), len(posts)):
+            oversight_ms.append(max(0.0, (when - posts[k]) * 1000))
+            k += 1
+    half = started + seconds / 2
+    backlog = []
+    for when, count in observed.counted:
+        if half <= when <= ended:
+            backlog.append((when, sum(1 for t in posts if t <= when) - count))
+    growth = _slope(backlog)
+    achieved = len(observed.sent_at) / max(1e-9, (observed.sent_at[-1] - observed.sent_at[0])) \
+        if len(observed.sent_at) > 1 else 0.0
+    loaded: dict[str, int] = {}
+    for sample in observed.rss_kib:
+        for name, kib in sample.items():
+            loaded[name] = max(loaded.get(name, 0), kib)
+    depth_max: dict[str, int] = {}
+    for _, sample in observed.depths:
+        for name, depth in sample.items():
+            depth_max[name] = max(depth_max.get(name, 0), depth)
+    on_schedule = not observed.errors and achieved >= 0.97 * rate
+    sustained = on_schedule and growth <= 0.02 * rate and drained_s is not None
+    return {
+        "rate_per_s": rate, "seconds": seconds, "posted": len(posts), "errors": len(observed.errors),
+        "error_samples": observed.errors[:3], "achieved_post_rate": round(achieved, 2),
+        "intake_answer_ms": _percentiles(observed.answer_ms),
+        "case_visible_ms": _percentiles(case_ms), "cases": len(case_ms),
+        "oversight_updated_ms": _percentiles(oversight_ms), "oversight_counted": len(oversight_ms),
+        "oversight_backlog_growth_per_s": round(growth, 3),
+        "drained_after_s": None if drained_s is None else round(drained_s, 1),
+        "queue_depth_max": depth_max, "rss_mib_idle": {k: round(v / 1024) for k, v in idle_rss.items()},
+        "rss_mib_loaded": {k: round(v / 1024) for k, v in loaded.items()},
+        "sustained": sustained,
+    }
+
+
+async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float, log_dir: Path,
+                port_base: int | None, workload: Workload, echo: Any = print,
+                run_dir: Path = ROOT / ".run") -> dict[str, Any]:
+    """Start a fresh system, load it at one rate, measure, stop it and remove its data."""
+    system = System(mongodb_url=mongodb_url, amqp_url=amqp_url, log_dir=log_dir, port_base=port_base)
+    system.start()
+    try:
+        await set_up(system, workload)
+        await asyncio.sleep(2)
+        idle_rss = system.rss_kib()
+        observed = Observed()
+        stop = asyncio.Event()
+        watchers = [asyncio.create_task(_watch_cases(system, observed, stop)),
+                    asyncio.create_task(_watch_oversight(system, observed, stop))]
+        await asyncio.sleep(0.5)
+        started = time.perf_counter()
+        cpu_before = cpu_snapshot(system, run_dir)
+        await _post_steadily(system, workload, observed, rate=rate, seconds=seconds)
+        ended = time.perf_counter()
+        cpu_after = cpu_snapshot(system, run_dir)
+        drained_s: float | None = None
+        while time.perf_counter() - ended < DRAIN_SECONDS:
+            counted = observed.counted[-1][1] if observed.counted else 0
+            if counted >= len(observed.posted_at):
+                drained_s = time.perf_counter() - ended
+                break
+            await asyncio.sleep(0.25)
+        await asyncio.sleep(1.0)  # the last case.opened events
+        stop.set()
+        await asyncio.gather(*watchers)
+        result = summarise(observed, rate=rate, seconds=seconds, started=started, ended=ended,
+                           drained_s=drained_s, idle_rss=idle_rss)
+        result["cpu_share_of_one_core"] = {
+            name: round((cpu_after[name] - cpu_before.get(name, 0.0)) / (ended - started), 2)
+            for name in cpu_after
+        }
+        echo(f"  {rate:>6.1f}/s for {seconds:.0f}s: posted {result['posted']}, errors {result['errors']}, "
+             f"case p50/p99 {result['case_visible_ms']['p50']}/{result['case_visible_ms']['p99']} ms, "
+             f"oversight p50/p99 {result['oversight_updated_ms']['p50']}/{result['oversight_updated_ms']['p99']} ms, "
+             f"backlog growth {result['oversight_backlog_growth_per_s']}/s, drained "
+             f"{result['drained_after_s']} s -> {'sustained' if result['sustained'] else 'NOT sustained'}")
+        echo("         CPU (share of one core while posting): " + ", ".join(
+            f"{k} {v}" for k, v in result["cpu_share_of_one_core"].items()))
+        return result
+    finally:
+        system.stop()
+        await system.cleanup()
+
+
+async def highest_sustained(*, mongodb_url: str, amqp_url: str, seconds: float, log_dir: Path,
+                            port_base: int | None, start_rate: float, max_rate: float,
+                            echo: Any = print) -> dict[str, Any]:
+    """Step the rate up by half each time until a trial fails, then try once between the last two."""
+    trials: list[dict[str, Any]] = []
+
+    async def run(rate: float) -> dict[str, Any]:
+        result = await trial(mongodb_url=mongodb_url, amqp_url=amqp_url, rate=rate, seconds=seconds,
+                             log_dir=log_dir, port_base=port_base, workload=Workload(), echo=echo)
+        trials.append(result)
+        return result
+
+    # Up by half while trials pass; down by half while they fail; then once between the last pass and fail.
+    best: dict[str, Any] | None = None
+    failed: float | None = None
+    rate = start_rate
+    while True:
+        result = await run(rate)
+        if result["sustained"]:
+            best = result
+            if failed is not None or rate * 1.5 > max_rate:
+                break
+            rate = round(rate * 1.5, 1)
+        else:
+            failed = rate
+            if best is not None or rate / 2 < 1.0:
+                break
+            rate = round(rate / 2, 1)
+    if best is not None and failed is not None:
+        low = best["rate_per_s"]
+        middle = round((low + failed) / 2, 1)
+        if middle - low >= max(1.0, 0.1 * low):
+            result = await run(middle)
+            if result["sustained"]:
+                best = result
+    return {"highest_sustained": best, "trials": trials}

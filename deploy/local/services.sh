@@ -23,6 +23,9 @@ start() {
   eval "$("$ROOT/deploy/local/servers.sh" env)"
   set -a; . "$(secrets)"; set +a
   export TONGPIN_JWKS_URL="http://127.0.0.1:8103/auth/jwks"
+  # The console's nginx runs on this machine and names the client in X-Forwarded-For; the services
+  # listen on 127.0.0.1 only, so nothing else local is a stranger to trust.
+  export TONGPIN_TRUSTED_PROXIES='["127.0.0.1"]'
   for entry in "${SERVICES[@]}"; do
     name=${entry%%:*}; port=${entry##*:}
     if running "$name"; then log "$name already running"; continue; fi

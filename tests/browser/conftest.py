@@ -98,6 +98,8 @@ def _settings(name: str, *, mongodb_url: str, amqp_url: str, run_id: str) -> dic
         "service_name": name, "MONGODB_URL": mongodb_url, "AMQP_URL": amqp_url,
         "mongodb_database": f"{run_id}_{name}", "exchange": f"{run_id}.events", "queue_prefix": f"{run_id}.",
         "retry_delays": RETRY_DELAYS, "delivery_limit": 5, "outbox_poll_seconds": 0.2, "log_json": True,
+        # Behind the stack's nginx, as `make up` runs them.
+        "trusted_proxies": ["127.0.0.1"],
     }
 
 

@@ -23,7 +23,7 @@ def client_headers(ip: str) -> dict[str, str]:
 async def test_receipt_code_reads_its_thread_and_a_wrong_code_reads_nothing_and_is_locked_out(
     intake_settings, clean_run, signing_key, mongo_client, event_capture
 ):
-    settings = intake_settings(trust_forwarded_for=True, receipt_free_failures=3, receipt_lockout_seconds=600)
+    settings = intake_settings(trusted_proxies=["127.0.0.1"], receipt_free_failures=3, receipt_lockout_seconds=600)
     async with intake(settings) as client:
         await setup_channel(client, signing_key.headers("admin"), channel_id="supervision-01", kind="supervision")
         submitted = await client.post("/public/submissions", headers=client_headers("10.0.0.1"),
@@ -105,7 +105,7 @@ async def test_receipt_code_reads_its_thread_and_a_wrong_code_reads_nothing_and_
 
 async def test_public_form_is_rate_limited_per_client_and_overall(intake_settings, clean_run, signing_key,
                                                                    mongo_client):
-    settings = intake_settings(trust_forwarded_for=True, public_per_client_limit=2, public_overall_limit=3)
+    settings = intake_settings(trusted_proxies=["127.0.0.1"], public_per_client_limit=2, public_overall_limit=3)
     async with intake(settings) as client:
         await setup_channel(client, signing_key.headers("admin"), channel_id="families-01", kind="families")
         body = {"channel_kind": "families", "text": "我爱人最近总是失眠，很担心他。", "anonymous": False,

@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import AMQPError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pymongo import AsyncMongoClient
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tongpin.shared.auth import Roles, TokenVerifier
@@ -227,6 +228,9 @@ def create_service_app(
         return response
 
     app.middleware("http")(http_metrics_middleware(settings.service_name))
+    if settings.trusted_proxies:
+        # Outermost, so every part of the app sees the client the trusted proxy saw.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.include_router(health_router())
     app.include_router(metrics_router())
     app.include_router(ops_router())

@@ -11,7 +11,11 @@ from tongpin.shared.settings import ServiceSettings
 
 
 def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
-    """Serve the app on the settings' host and port, with logs left to structlog."""
+    """Serve the app on the settings' host and port, with logs left to structlog.
+
+    uvicorn's own forwarded-header handling is off: it would believe X-Forwarded-For from any local
+    client. The app believes it only from settings.trusted_proxies (see create_service_app).
+    """
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+                proxy_headers=False)

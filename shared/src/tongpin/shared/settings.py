@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     retry_after_seconds: int = 5
     outbox_poll_seconds: float = 1.0
 
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; nobody else's is
+    # believed. Empty: the connecting address is the client (a service reached directly).
+    trusted_proxies: list[str] = []
+
     log_level: str = "INFO"
     log_json: bool = True
 

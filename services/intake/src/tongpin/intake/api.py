@@ -95,11 +95,8 @@ def _trace(request: Request) -> handlers.Trace:
 
 
 def _client(request: Request) -> str:
-    if _settings(request).trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-        if forwarded:
-            return forwarded[:64]
-    return request.client.host if request.client else "unknown"
+    """The client's address: the connecting one, or what a trusted proxy saw (settings.trusted_proxies)."""
+    return request.client.host[:64] if request.client else "unknown"
 
 
 Channels = Annotated[ChannelRepository, Depends(_channels)]

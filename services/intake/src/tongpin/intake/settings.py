@@ -47,5 +47,3 @@ class IntakeSettings(ServiceSettings):
     receipt_lockout_max_seconds: float = 86400.0
     # Wrong receipt codes from everyone together per window before all lookups pause (distributed guessing).
     receipt_overall_failure_limit: int = 500
-    # Take the client address from X-Forwarded-For (only behind the project's own reverse proxy).
-    trust_forwarded_for: bool = False

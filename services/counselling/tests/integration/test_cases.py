@@ -76,22 +76,26 @@ async def test_reply_becomes_reply_requested_and_moves_case_into_dialogue(counse
     assert replies[0].correlationid == response.headers["x-correlation-id"]
 
 
-async def test_reply_to_officers_about_a_family_concern_reveals_nobody(counselling, event_capture):
+async def test_reply_about_a_family_concern_goes_back_to_the_family_and_reveals_nobody(counselling, event_capture):
     family_member = f"m-family-{uuid.uuid4().hex[:6]}"
     concern_id = await counselling.raise_concern(
         text="我爱人最近总是加班到深夜，情绪很差，希望单位关心一下", channel_kind="families", author=family_member,
         about_officer_id="officer-77", category="workload_leave")
     case_id = f"case-{concern_id}"
-    response = await counselling.client.post(
-        f"/cases/{case_id}/replies", headers=counselling.as_("centre_coordinator", sub="staff-coord"),
-        json={"text": "近期各所加班较多，中心已协调轮休，大家注意休息。", "channel_id": "officers-unit-01",
-              "version": (await counselling.case(case_id))["version"]})
+    coordinator = counselling.as_("centre_coordinator", sub="staff-coord")
+    version = (await counselling.case(case_id))["version"]
+    # What families report reaches the officers' side as a broadcast, never as a reply into their channel.
+    to_officers = await counselling.client.post(f"/cases/{case_id}/replies", headers=coordinator, json={
+        "text": "近期各所加班较多，中心已协调轮休，大家注意休息。", "channel_id": "officers-unit-01", "version": version})
+    assert to_officers.status_code == 422 and to_officers.json()["errors"][0]["field"] == "channel_id"
+    response = await counselling.client.post(f"/cases/{case_id}/replies", headers=coordinator, json={
+        "text": "您反映的情况中心已经了解，已协调轮休。", "version": version})
     assert response.status_code == 201, response.text
     event = (await event_capture.wait_for_type("reply.requested"))[0]
     assert set(event.data) == set(ReplyRequested.model_fields)
-    assert event.data["channel_id"] == "officers-unit-01"
+    assert event.data["channel_id"] == "families-unit-01" and event.data["concern_id"] == concern_id
     wire = event.model_dump_json()
-    for identity in (family_member, "families-unit-01", "families", "officer-77"):
+    for identity in (family_member, "officer-77"):
         assert identity not in wire
 
 

@@ -120,3 +120,22 @@ async def test_broadcast_goes_to_each_channel_and_announces_each_outcome(
             assert json.loads(hook.accepted[0]["body"])["text"] == text
             ghost = await mongo_client[f"{clean_run}_intake"]["deliveries"].find_one({"_id": "broadcast:b-1:ghost"})
             assert ghost["status"] == "failed" and ghost["attempt_log"][0]["detail"] == "unknown channel"
+
+
+async def test_a_reply_naming_another_channel_goes_to_the_concerns_own_channel(
+    intake_settings, clean_run, signing_key, mongo_client
+):
+    settings = intake_settings()
+    async with intake(settings) as client:
+        admin = signing_key.headers("admin")
+        await setup_channel(client, admin)
+        await setup_channel(client, admin, channel_id="supervision-01", kind="supervision")
+        await client.post("/roster", json={"rows": [officer("P1")]}, headers=admin)
+        concern_id = await post_concern(client, signing_key)
+        reply = ReplyRequested(reply_id="r-elsewhere", case_id="case-1", concern_id=concern_id,
+                               channel_id="supervision-01", staff_id="s-1", text=REPLY,
+                               requested_at=datetime.now(UTC))
+        await publish(settings.amqp_url.get_secret_value(), settings.exchange, reply)
+        deliveries = mongo_client[f"{clean_run}_intake"]["deliveries"]
+        delivery = await eventually(lambda: deliveries.find_one({"_id": "reply:r-elsewhere"}))
+        assert delivery["channel_id"] == "officers-01" and delivery["channel_kind"] == "officers"

@@ -482,26 +482,52 @@ async def reply(
     *, repo: CaseRepository, case_id: str, version: int, text: str, channel_id: str | None, by: Principal,
     trace: Trace,
 ) -> tuple[Mutation, str]:
-    """Answer online: the reply goes to intake to deliver (reply.requested), carrying no raiser identity."""
+    """Answer online: the reply goes to intake to deliver (reply.requested), carrying no raiser identity.
+
+    It goes to the channel a concern of the case came from (the first concern's by default); intake
+    posts it on the anonymous thread when that concern came with a receipt. Any other channel is refused.
+    """
     reply_id = _new_id("reply")
     at = _now()
-    target: dict[str, Any] = {}
+    current = await repo.get_case(case_id)
+    if current is None:
+        raise NotFound("case", case_id)
+    origins = await reply_targets(repo=repo, case_doc=current)
+    chosen = channel_id or current.get("channel_id") or next(iter(origins), None)
+    if chosen not in origins:
+        raise Invalid("channel_id", "a reply goes to the channel one of the case's concerns came from: "
+                      + ", ".join(sorted(origins)))
+    target = {"channel_id": chosen, "concern_id": origins[chosen]}
 
     def apply(case: Case, doc: dict[str, Any]) -> dict[str, Any]:
         case.record_reply(at=at)
-        target["channel_id"] = channel_id or doc.get("channel_id")
         entry = {"reply_id": reply_id, "staff_id": by.subject, "staff_name": by.name, "text": text,
                  "channel_id": target["channel_id"], "at": at}
         return {"$push": {"dialogue": entry}}
 
     def requested(case: Case) -> list[ev.EventData]:
-        return [ev.ReplyRequested(reply_id=reply_id, case_id=case.case_id, concern_id=case.concern_ids[0],
+        return [ev.ReplyRequested(reply_id=reply_id, case_id=case.case_id, concern_id=target["concern_id"],
                                   channel_id=target["channel_id"], staff_id=by.subject, text=text, requested_at=at)]
 
     mutation = await mutate_case(repo=repo, case_id=case_id, expected_version=version, apply=apply, trace=trace,
                                  extra_events=requested)
     log.info("case.replied", case_id=case_id, reply_id=reply_id, staff_id=by.subject)
     return mutation, reply_id
+
+
+async def reply_targets(*, repo: CaseRepository, case_doc: Mapping[str, Any]) -> dict[str, str]:
+    """Channel id -> the first of the case's concerns that came from it: where a reply may go."""
+    stored = {c["_id"]: c for c in await repo.concerns(case_doc["concern_ids"])}
+    targets: dict[str, str] = {}
+    for concern_id in case_doc["concern_ids"]:
+        concern = stored.get(concern_id, {})
+        channel = next((part.get("channel_id") for part in (concern.get("raised"), concern.get("decision"),
+                                                             concern.get("crisis")) if part), None)
+        if concern_id == case_doc["concern_ids"][0]:
+            channel = channel or case_doc.get("channel_id")
+        if channel:
+            targets.setdefault(str(channel), concern_id)
+    return targets
 
 
 async def schedule_talk(

@@ -613,10 +613,14 @@ async def on_reply_requested(
         await receipts.add_entry(receipt_id, {"id": f"r:{data.reply_id}", "kind": "reply", "ref": delivery_id,
                                               "at": data.requested_at})
         return
-    channel_id = data.channel_id or (message["channel_id"] if message else None)
-    if channel_id is None:
+    if message is None:
         # Retried, then parked: the concern may not have arrived yet, and ops can replay it later.
-        raise LookupError(f"no channel known for concern {data.concern_id}")
+        raise LookupError(f"no concern {data.concern_id} to reply to")
+    # A reply goes back where its concern came from, whatever channel the request names.
+    channel_id = message["channel_id"]
+    if data.channel_id and data.channel_id != channel_id:
+        log.warning("reply.channel_ignored", reply_id=data.reply_id, concern_id=data.concern_id,
+                    requested_channel=data.channel_id, channel_id=channel_id)
     channel = await channels.get(channel_id)
     if channel is None:
         raise LookupError(f"reply to unknown channel {channel_id}")

@@ -86,7 +86,8 @@ async def test_reply_about_a_family_concern_goes_back_to_the_family_and_reveals_
     version = (await counselling.case(case_id))["version"]
     # What families report reaches the officers' side as a broadcast, never as a reply into their channel.
     to_officers = await counselling.client.post(f"/cases/{case_id}/replies", headers=coordinator, json={
-        "text": "近期各所加班较多，中心已协调轮休，大家注意休息。", "channel_id": "officers-unit-01", "version": version})
+        "text": "近期各所加班较多，中心已协调轮休，大家注意休息。", "channel_id": "officers-unit-01",
+        "version": version})
     assert to_officers.status_code == 422 and to_officers.json()["errors"][0]["field"] == "channel_id"
     response = await counselling.client.post(f"/cases/{case_id}/replies", headers=coordinator, json={
         "text": "您反映的情况中心已经了解，已协调轮休。", "version": version})

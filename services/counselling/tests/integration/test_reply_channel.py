@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
+from tongpin.shared.events import ConcernMerged
 from tongpin.shared.testing.services import eventually
 
 pytestmark = pytest.mark.integration
@@ -42,9 +44,6 @@ async def test_a_reply_may_go_to_the_channel_of_any_concern_of_the_case(counsell
     # A family member's concern about the same officer joins the case.
     second = await counselling.raise_concern(channel_kind="families", text="他最近总说睡不着", author="m-3001",
                                              about_officer_id="m-2001", wait=False)
-    from tongpin.shared.events import ConcernMerged
-    from datetime import UTC, datetime
-
     await counselling.publish(ConcernMerged(concern_id=second, primary_concern_id=first, about_officer_id="m-2001",
                                             merged_at=datetime.now(UTC)), subject=second)
 

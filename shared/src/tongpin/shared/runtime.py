@@ -9,17 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import AMQPError
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pymongo import AsyncMongoClient
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from pymongo.asynchronous.database import AsyncDatabase
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tongpin.shared.auth import Roles, TokenVerifier
+from tongpin.shared.edge import MAX_OFFSET, UnstorableInputGuard
 from tongpin.shared.envelope import child_traceparent, new_traceparent
 from tongpin.shared.health import health_router
 from tongpin.shared.logging import bind_request_ids, configure_logging, get_logger
@@ -152,12 +153,12 @@ def ops_router() -> APIRouter:
 
     @router.get("/dead-letters", summary="List dead letters")
     async def dead_letters(
-        request: Request, limit: int = 50, offset: int = 0, include_replayed: bool = False,
+        request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0, include_replayed: bool = False,
         _: Any = _admin,
     ) -> dict[str, Any]:
         runtime: ServiceRuntime = request.app.state.runtime
-        limit = max(1, min(limit, 200))
-        docs = await list_dead_letters(runtime.db[DEAD_LETTER_COLLECTION], limit=limit, skip=max(0, offset),
+        docs = await list_dead_letters(runtime.db[DEAD_LETTER_COLLECTION], limit=limit, skip=offset,
                                        include_replayed=include_replayed)
         return {"items": [_dead_letter_view(d) for d in docs], "limit": limit, "offset": offset}
 
@@ -212,6 +213,8 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app, retry_after=settings.retry_after_seconds)
+    # Innermost of the middlewares, so a refused request still carries its correlation id and is counted.
+    app.add_middleware(UnstorableInputGuard)
 
     @app.middleware("http")
     async def bind_ids(request: Request, call_next):

@@ -51,6 +51,7 @@ from tongpin.counselling.schemas import (
     TokenRead,
 )
 from tongpin.shared.auth import STAFF_ROLES, Principal, Public, Roles
+from tongpin.shared.edge import MAX_OFFSET, MAX_VERSION
 from tongpin.shared.problems import Invalid, NotFound
 
 router = APIRouter()
@@ -73,7 +74,7 @@ AnyStaff = Annotated[Principal, Depends(Roles(*STAFF_ROLES))]
 Open = Annotated[None, Depends(Public())]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the case version read")]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def _ctx(request: Request) -> CounsellingContext:
@@ -91,7 +92,7 @@ def _version(body_version: int | None, if_match: str | None) -> int:
         return body_version
     if if_match:
         raw = if_match.strip().removeprefix("W/").strip('"')
-        if raw.isdigit() and int(raw) >= 1:
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_VERSION:
             return int(raw)
         raise Invalid("If-Match", "must be the case version, e.g. \"3\"")
     raise Invalid("version", "send the case version you read (a version field or an If-Match header)")

@@ -8,9 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from tongpin.counselling.domain.escalation import ActionsText, BackgroundText, DecisionText, RequestText, SubjectText
+from tongpin.shared.edge import MAX_VERSION
 from tongpin.shared.events import MAX_TEXT, Category, ChannelKind, Code, Id, ResolutionMethod, Severity, StaffRole
 
-Version = Annotated[int, Field(ge=1, description="the case version read; or send it as If-Match")]
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION, description="the case version read; or send it as If-Match")]
+RecordVersion = Annotated[int, Field(ge=1, le=MAX_VERSION, description="the record version read (409 if it moved)")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=r"\S")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@\-]{2,64}$")]
@@ -57,7 +59,7 @@ class StaffUpdate(Strict):
     skills: list[Code] | None = None
     unit: Id | None = None
     active: bool | None = None
-    version: int | None = None
+    version: RecordVersion | None = None
 
 
 class AvailabilityUpdate(Strict):
@@ -65,7 +67,7 @@ class AvailabilityUpdate(Strict):
     leave_until: AwareDatetime | None = None
     on_call: bool | None = None
     available: bool | None = None
-    version: int | None = None
+    version: RecordVersion | None = None
 
 
 class StaffRead(BaseModel):

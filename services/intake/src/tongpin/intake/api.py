@@ -31,6 +31,7 @@ from tongpin.intake.repository import (
 )
 from tongpin.intake.settings import IntakeSettings
 from tongpin.shared.auth import Principal, Public, Roles
+from tongpin.shared.edge import MAX_OFFSET, MAX_VERSION
 from tongpin.shared.events import MAX_TEXT, ChannelKind, Id, MemberKind, OversightStatus
 from tongpin.shared.logging import get_logger
 from tongpin.shared.problems import Invalid, NotFound, Problem
@@ -51,7 +52,7 @@ MessageReader = Annotated[Principal, Depends(Roles("political_worker", "psycholo
 DeliveryReader = Annotated[Principal, Depends(Roles("centre_coordinator", "admin"))]
 Open = Annotated[None, Depends(Public())]
 Limit = Annotated[int, Query(ge=1, le=200, description="page size, at most 200")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def _runtime(request: Request) -> Any:
@@ -137,7 +138,7 @@ class ChannelCreate(BaseModel):
 
 
 class ChannelUpdate(BaseModel):
-    version: int = Field(ge=1, description="the version you read; 409 when it changed since")
+    version: int = Field(ge=1, le=MAX_VERSION, description="the version you read; 409 when it changed since")
     name: str | None = Field(default=None, min_length=1, max_length=100)
     external_group_id: str | None = Field(default=None, min_length=1, max_length=128)
     unit: Id | None = None
@@ -390,7 +391,7 @@ async def get_member(member_id: str, members: Members, _: MemberReader) -> Membe
 class AttachmentMeta(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     content_type: str = Field(min_length=1, max_length=100)
-    size_bytes: int = Field(ge=0)
+    size_bytes: int = Field(ge=0, le=2**40)
     url: HttpUrl | None = None
 
 

@@ -22,6 +22,7 @@ from tongpin.oversight.repository import (
 )
 from tongpin.oversight.settings import OversightSettings
 from tongpin.shared.auth import Principal, Public, Roles
+from tongpin.shared.edge import MAX_OFFSET, MAX_SEQ, MAX_VERSION
 from tongpin.shared.events import OversightStatus
 from tongpin.shared.problems import Invalid, NotFound
 from tongpin.shared.runtime import ServiceRuntime
@@ -59,7 +60,7 @@ StatisticsRead = Annotated[Principal, Depends(RecordedRoles("auditor", "admin", 
 ItemsWrite = Annotated[Principal, Depends(Roles("centre_coordinator", "admin"))]
 Anyone = Annotated[None, Depends(Public())]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def _period(value: str, param: str = "period") -> Period:
@@ -113,7 +114,7 @@ class ItemPublicRead(BaseModel):
 
 
 class ItemUpdate(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     status: OversightStatus | None = None
     public_summary: str | None = Field(default=None, max_length=item_domain.SUMMARY_MAX)
 
@@ -251,7 +252,7 @@ async def update_item(item_id: str, body: ItemUpdate, request: Request, items: I
 
 @router.get("/ledger", tags=["ledger"], summary="Ledger records in sequence order, page by page")
 async def list_ledger(
-    ledger: Ledger, _: AuditRead, limit: Limit = 50, after_seq: Annotated[int, Query(ge=0)] = 0,
+    ledger: Ledger, _: AuditRead, limit: Limit = 50, after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     type: Annotated[str | None, Query(max_length=128, pattern=r"^[a-z][a-z0-9_.]*$")] = None,
 ) -> LedgerPage:
     docs = await ledger.page(after_seq=after_seq, limit=limit, event_type=type)
@@ -267,7 +268,7 @@ async def ledger_count(ledger: Ledger, _: AuditRead) -> dict[str, int]:
 @router.get("/ledger/verify", tags=["ledger"], summary="Verify the hash chain; names the first broken record")
 async def verify_ledger(
     ledger: Ledger, _: AuditRead,
-    anchor_seq: Annotated[int | None, Query(ge=1, description="seq of a digest kept outside")] = None,
+    anchor_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ, description="seq of a digest kept outside")] = None,
     anchor_hash: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
 ) -> ChainCheck:
     if (anchor_seq is None) != (anchor_hash is None):

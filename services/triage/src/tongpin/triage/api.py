@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tongpin.shared.auth import Principal, Roles
+from tongpin.shared.edge import MAX_OFFSET, MAX_VERSION
 from tongpin.shared.events import Category, ChannelKind, Id, RiskFlag, Route, Severity, StaffRole
 from tongpin.shared.problems import NotFound
 from tongpin.shared.runtime import ServiceRuntime
@@ -32,7 +33,7 @@ RuleEditor = Annotated[Principal, Depends(Roles("centre_coordinator", "admin"))]
 ThemeReader = Annotated[Principal, Depends(Roles("committee_member", "centre_coordinator", "admin"))]
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 ConcernId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
@@ -108,7 +109,8 @@ class OverrideCreate(BaseModel):
     route: Route | None = None
     assignee_id: Id | None = None
     reason: Reason
-    version: int | None = Field(default=None, ge=1, description="the decision version you saw (409 if it moved)")
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION,
+                                description="the decision version you saw (409 if it moved)")
 
 
 class RuleSetCreate(BaseModel):

@@ -47,6 +47,8 @@ def validate_text(raw: bytes | str, *, field: str = "text", max_chars: int = MAX
         raise TextError(field, "must be text")
     if not text:
         raise TextError(field, "is empty")
+    if "\x00" in text:
+        raise TextError(field, "contains a NUL character, which cannot be stored")
     if is_blank(text):
         raise TextError(field, "has no visible characters")
     if len(text) > max_chars:

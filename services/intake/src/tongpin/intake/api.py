@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from tongpin.intake import handlers
 from tongpin.intake.domain.messages import TextError
@@ -137,12 +137,20 @@ class ChannelCreate(BaseModel):
     delivery: DeliveryConfig = DeliveryConfig()
 
 
+def _omit_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class ChannelUpdate(BaseModel):
+    """Only the fields sent change; name, group and delivery may be left out but never set to null."""
+
+    model_config = ConfigDict(extra="forbid")
+
     version: int = Field(ge=1, le=MAX_VERSION, description="the version you read; 409 when it changed since")
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    external_group_id: str | None = Field(default=None, min_length=1, max_length=128)
-    unit: Id | None = None
-    delivery: DeliveryConfig | None = None
+    name: str = Field(default=None, min_length=1, max_length=100, json_schema_extra=_omit_default)
+    external_group_id: str = Field(default=None, min_length=1, max_length=128, json_schema_extra=_omit_default)
+    unit: Id | None = Field(default=None, description="null clears the unit")
+    delivery: DeliveryConfig = Field(default=None, json_schema_extra=_omit_default)
 
 
 class ParticipationRead(BaseModel):
@@ -176,7 +184,15 @@ def _part(value: Any) -> ParticipationRead:
 
 
 def _channel(doc: dict[str, Any], **extra: Any) -> ChannelRead:
-    return ChannelRead.model_validate({**doc, "id": doc["_id"], **extra})
+    try:
+        return ChannelRead.model_validate({**doc, "id": doc["_id"], **extra})
+    except ValidationError:
+        # A channel stored by an older version with a field set to null: shown with defaults rather
+        # than failing the whole list; the next valid update repairs it.
+        log.warning("channel.stored_invalid", channel_id=doc["_id"])
+        repaired = {"name": doc["_id"], "external_group_id": "", "delivery": DeliveryConfig().model_dump()}
+        return ChannelRead.model_validate({**doc, **{k: v for k, v in repaired.items() if doc.get(k) is None},
+                                           "id": doc["_id"], **extra})
 
 
 @router.post("/channels", status_code=201, response_model=ChannelRead, tags=["channels"],

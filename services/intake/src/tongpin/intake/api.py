@@ -146,11 +146,14 @@ class ChannelUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # A None default that is never valid input: leaving a field out is allowed, sending null is not.
     version: int = Field(ge=1, le=MAX_VERSION, description="the version you read; 409 when it changed since")
-    name: str = Field(default=None, min_length=1, max_length=100, json_schema_extra=_omit_default)
-    external_group_id: str = Field(default=None, min_length=1, max_length=128, json_schema_extra=_omit_default)
+    name: str = Field(default=None, min_length=1, max_length=100,  # type: ignore[assignment]
+                      json_schema_extra=_omit_default)
+    external_group_id: str = Field(default=None, min_length=1, max_length=128,  # type: ignore[assignment]
+                                   json_schema_extra=_omit_default)
     unit: Id | None = Field(default=None, description="null clears the unit")
-    delivery: DeliveryConfig = Field(default=None, json_schema_extra=_omit_default)
+    delivery: DeliveryConfig = Field(default=None, json_schema_extra=_omit_default)  # type: ignore[assignment]
 
 
 class ParticipationRead(BaseModel):

@@ -6,7 +6,9 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, field_validator
 
 from tongpin.oversight import handlers
 from tongpin.oversight.consumers import ledger_repository, statistics_repository
@@ -24,7 +26,7 @@ from tongpin.oversight.settings import OversightSettings
 from tongpin.shared.auth import Principal, Public, Roles
 from tongpin.shared.edge import MAX_OFFSET, MAX_SEQ, MAX_VERSION
 from tongpin.shared.events import OversightStatus
-from tongpin.shared.problems import Invalid, NotFound
+from tongpin.shared.problems import Invalid, NotFound, Problem
 from tongpin.shared.runtime import ServiceRuntime
 
 router = APIRouter()
@@ -42,14 +44,41 @@ def _threshold(request: Request) -> int:
     return settings.suppression_threshold if isinstance(settings, OversightSettings) else statistics.DEFAULT_THRESHOLD
 
 
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(dependant: Dependant) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared_query(sub)
+    return frozenset(names)
+
+
+def _query_names(request: Request) -> frozenset[str]:
+    """The query parameters the matched route declares."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return frozenset()
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _QUERY_NAMES[id(route)] = _declared_query(route.dependant)
+    return names
+
+
 class RecordedRoles(Roles):
-    """Admit the roles, and record the query (who, what, when) before it is answered."""
+    """Admit the roles, refuse parameters the route does not take, and record the query before it is answered."""
 
     async def __call__(self, request: Request) -> Principal:
         principal = await super().__call__(request)
+        pairs = request.query_params.multi_items()
+        known = _query_names(request)
+        unknown = list(dict.fromkeys(name for name, _ in pairs if name not in known))
+        if unknown:
+            raise Problem(422, f"invalid input: {', '.join(repr(n) for n in unknown)}", title="Unprocessable Content",
+                          errors=[{"field": name, "reason": "is not a parameter of this endpoint"} for name in unknown])
         await handlers.record_query(
             audit=AuditQueryRepository(_runtime(request).db), principal=principal, method=request.method,
-            path=request.url.path, query=dict(request.query_params),
+            path=request.url.path, query=pairs,
         )
         return principal
 
@@ -176,6 +205,14 @@ class AuditQueryRead(BaseModel):
     method: str
     path: str
     query: dict[str, str]
+
+    @field_validator("query", mode="before")
+    @classmethod
+    def _from_pairs(cls, value: Any) -> Any:
+        # Stored as [{"name", "value"}] pairs: parameter names are data, never database keys.
+        if isinstance(value, list):
+            return {pair["name"]: pair["value"] for pair in value}
+        return value
 
 
 class AuditQueryPage(BaseModel):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -341,10 +341,10 @@ async def found_and_resolved(*, stats: StatisticsRepository, period: Period, thr
 
 
 async def record_query(
-    *, audit: AuditQueryRepository, principal: Principal, method: str, path: str, query: Mapping[str, str]
+    *, audit: AuditQueryRepository, principal: Principal, method: str, path: str, query: Sequence[tuple[str, str]]
 ) -> None:
-    """Write down who asked what, and when, before the answer is given."""
+    """Write down who asked what, and when, before the answer is given (the query as name/value pairs)."""
     await audit.record({
         "at": datetime.now(UTC), "who": principal.subject, "roles": sorted(principal.roles),
-        "method": method, "path": path, "query": dict(query),
+        "method": method, "path": path, "query": [{"name": name, "value": value} for name, value in query],
     })

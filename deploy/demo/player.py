@@ -289,9 +289,8 @@ class Player:
         for member in self.staff.values():
             if member.staff_id == case.get("assignee_id") and any(r in CASE_ROLES for r in member.roles):
                 return member
-        role = {"psych_support": "psychologist", "answer_online": "political_worker"}.get(
-            message.final_route, "centre_coordinator")
-        return self._by_role(role)[0]
+        # Need-to-know: a case nobody was given is the coordinator's to work.
+        return self._by_role("centre_coordinator")[0]
 
     async def _work(self, message: Message) -> None:
         concern_id = await self._post(message)

@@ -60,11 +60,19 @@ async def test_concern_from_intake_is_resolved_offline_through_the_counselling_a
         concern_id = posted.json()["id"]
         case_id = f"case-{concern_id}"
 
+        coordinator = signing_key.headers("centre_coordinator")
+
         async def opened():
-            response = await staff_api.get(f"/cases/{case_id}", headers=as_worker)
+            response = await staff_api.get(f"/cases/{case_id}", headers=coordinator)
             return response.json() if response.status_code == 200 else None
 
         case = await eventually(opened, timeout=20)
+        if case["assignee_id"] != worker.json()["staff_id"]:
+            # Need-to-know: the worker opens the case once it is theirs.
+            assigned = await staff_api.post(f"/cases/{case_id}/assign", headers=coordinator, json={
+                "assignee_id": worker.json()["staff_id"], "version": case["version"]})
+            assert assigned.status_code == 200, assigned.text
+        case = (await staff_api.get(f"/cases/{case_id}", headers=as_worker)).json()
         assert case["concerns"][0]["text"] == TEXT and case["state"] == "open"
 
         replied = await staff_api.post(f"/cases/{case_id}/replies", headers=as_worker, json={

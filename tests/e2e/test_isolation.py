@@ -40,7 +40,7 @@ async def test_canary_in_concern_reply_and_sealed_note_never_reaches_oversight(
         counselling = create_counselling(CounsellingSettings(**counselling_settings))
         async with running(triage), running(counselling) as staff_api, running(intake) as intake_api:
             admin = signing_key.headers("admin")
-            worker = signing_key.headers("political_worker", sub="pw-isolation")
+            worker = signing_key.headers("centre_coordinator", sub="co-isolation")
             await intake_api.post("/channels", headers=admin, json={
                 "id": "officers-unit-07", "kind": "officers", "name": "民警思想“吐槽”群",
                 "external_group_id": "g-07"})

@@ -67,11 +67,17 @@ class Counselling:
     def as_(self, *roles: str, sub: str | None = None) -> dict[str, str]:
         return self.signing_key.headers(*roles, sub=sub)
 
+    async def member(self, role: str, *, unit: str | None = "unit-01", **extra: Any) -> dict[str, str]:
+        """Headers of a new member of staff in the directory (of a unit: its team may open its cases)."""
+        staff = await self.add_staff(role, unit=unit, **extra)
+        return self.as_(role, sub=staff["staff_id"])
+
     async def add_staff(self, *roles: str, on_call: bool = False, name: str = "王老师",
-                        password: str = "正确的密码-123") -> dict[str, Any]:
+                        password: str = "正确的密码-123", unit: str | None = None) -> dict[str, Any]:
         username = f"u{uuid.uuid4().hex[:10]}"
         response = await self.client.post("/staff", headers=self.as_("admin"), json={
-            "username": username, "name": name, "password": password, "roles": list(roles), "on_call": on_call})
+            "username": username, "name": name, "password": password, "roles": list(roles), "on_call": on_call,
+            "unit": unit})
         assert response.status_code == 201, response.text
         return {**response.json(), "password": password}
 
@@ -91,6 +97,7 @@ class Counselling:
             category=category, severity=severity, route=route, assignee_role=assignee_role,  # type: ignore[arg-type]
             assignee_id=assignee_id, ruleset_version=1, crisis=crisis, triaged_at=datetime.now(UTC),
             about_officer_id=extra.get("about_officer_id"), overridden=extra.get("overridden", False),
+            unit=extra.get("unit", "unit-01"), flags=extra.get("flags", []),
         )
         for data in ((triaged, raised) if triaged_first else (raised, triaged)):
             await self.publish(data, subject=concern_id)

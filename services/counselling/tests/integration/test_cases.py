@@ -104,9 +104,10 @@ async def test_conflicting_updates_answer_409_and_lose_nothing(counselling, even
     concern_id = await counselling.raise_concern()
     case_id = f"case-{concern_id}"
     version = (await counselling.case(case_id))["version"]
-    first = await counselling.client.post(f"/cases/{case_id}/replies", headers=counselling.as_("political_worker"),
+    colleague, other = await counselling.member("political_worker"), await counselling.member("political_worker")
+    first = await counselling.client.post(f"/cases/{case_id}/replies", headers=colleague,
                                           json={"text": "第一位同事的回复", "version": version})
-    second = await counselling.client.post(f"/cases/{case_id}/replies", headers=counselling.as_("psychologist"),
+    second = await counselling.client.post(f"/cases/{case_id}/replies", headers=other,
                                            json={"text": "第二位同事的回复", "version": version})
     assert first.status_code == 201
     assert second.status_code == 409 and second.headers["content-type"] == "application/problem+json"
@@ -114,10 +115,10 @@ async def test_conflicting_updates_answer_409_and_lose_nothing(counselling, even
     case = await counselling.case(case_id)
     assert [r["text"] for r in case["dialogue"]] == ["第一位同事的回复"]
     # Without any version the command is refused, naming the field.
-    missing = await counselling.client.post(f"/cases/{case_id}/replies", headers=counselling.as_("psychologist"),
+    missing = await counselling.client.post(f"/cases/{case_id}/replies", headers=other,
                                             json={"text": "没有版本号"})
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "version"
-    retry = await counselling.client.post(f"/cases/{case_id}/replies", headers=counselling.as_("psychologist"),
+    retry = await counselling.client.post(f"/cases/{case_id}/replies", headers=other,
                                           json={"text": "第二位同事的回复", "version": case["version"]})
     assert retry.status_code == 201
     assert [r["text"] for r in retry.json()["case"]["dialogue"]] == ["第一位同事的回复", "第二位同事的回复"]
@@ -127,13 +128,14 @@ async def test_illegal_transition_is_409_and_changes_nothing(counselling, event_
     concern_id = await counselling.raise_concern()
     case_id = f"case-{concern_id}"
     case = await counselling.case(case_id)
+    worker = await counselling.member("political_worker")
     response = await counselling.client.post(
-        f"/cases/{case_id}/resolve", headers=counselling.as_("political_worker"),
+        f"/cases/{case_id}/resolve", headers=worker,
         json={"method": "resolved_offline", "outcome_code": "fixed", "version": case["version"]})
     assert response.status_code == 409 and "resolve" in response.json()["detail"]
     assert (await counselling.case(case_id))["version"] == case["version"]
     bad = await counselling.client.post(
-        f"/cases/{case_id}/resolve", headers=counselling.as_("political_worker"),
+        f"/cases/{case_id}/resolve", headers=worker,
         json={"method": "by_magic", "outcome_code": "Fixed!", "version": case["version"]})
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"method", "outcome_code"}
@@ -146,11 +148,12 @@ async def test_answered_online_resolution_publishes_targets_met_then_reopen_and_
     concern_id = await counselling.raise_concern(severity="low")
     case_id = f"case-{concern_id}"
     case = await counselling.case(case_id)
-    replied = await counselling.client.post(f"/cases/{case_id}/replies", headers=counselling.as_("political_worker"),
+    worker = await counselling.member("political_worker")
+    replied = await counselling.client.post(f"/cases/{case_id}/replies", headers=worker,
                                             json={"text": "已答复：按规定可以申请。", "version": case["version"]})
     version = replied.json()["case"]["version"]
     resolved = await counselling.client.post(
-        f"/cases/{case_id}/resolve", headers={**counselling.as_("political_worker"), "If-Match": str(version)},
+        f"/cases/{case_id}/resolve", headers={**worker, "If-Match": str(version)},
         json={"method": "answered_online", "outcome_code": "policy_explained"})
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["state"] == "resolved"
@@ -159,11 +162,11 @@ async def test_answered_online_resolution_publishes_targets_met_then_reopen_and_
     assert event["concern_ids"] == [concern_id] and event["first_response_met"] is True
     assert event["resolution_met"] is True and event["first_response_at"] and event["channel_kind"] == "officers"
     feedback = await counselling.client.post(
-        f"/cases/{case_id}/feedback", headers=counselling.as_("political_worker"),
+        f"/cases/{case_id}/feedback", headers=worker,
         json={"rating": 5, "comment": "谢谢，问题解决了👍", "version": resolved.json()["version"]})
     assert feedback.status_code == 200 and feedback.json()["feedback"][0]["comment"] == "谢谢，问题解决了👍"
     reopened = await counselling.client.post(
-        f"/cases/{case_id}/reopen", headers=counselling.as_("political_worker"),
+        f"/cases/{case_id}/reopen", headers=worker,
         json={"reason_code": "problem_returned", "version": feedback.json()["version"]})
     assert reopened.status_code == 200 and reopened.json()["state"] == "reopened"
     assert (await event_capture.wait_for_type("case.reopened"))[0].data["reason_code"] == "problem_returned"
@@ -262,8 +265,9 @@ async def test_two_staff_replying_at_the_same_moment_one_wins_one_gets_409(couns
     concern_id = await counselling.raise_concern()
     case_id = f"case-{concern_id}"
     version = (await counselling.case(case_id))["version"]
+    workers = [await counselling.member("political_worker") for _ in range(4)]
     responses = await asyncio.gather(*(
-        counselling.client.post(f"/cases/{case_id}/replies", headers=counselling.as_("psychologist"),
+        counselling.client.post(f"/cases/{case_id}/replies", headers=workers[i],
                                 json={"text": f"同时回复{i}", "version": version})
         for i in range(4)))
     statuses = sorted(r.status_code for r in responses)

@@ -28,7 +28,8 @@ async def test_overdue_cases_are_flagged_listed_notified_and_counted(counselling
     unassigned = await counselling.raise_concern(severity="high", assignee_role=None)
     on_time = await counselling.raise_concern(severity="low", assignee_id=worker["staff_id"])
     case = await counselling.case(f"case-{on_time}")
-    await counselling.client.post(f"/cases/case-{on_time}/replies", headers=counselling.as_("political_worker"),
+    await counselling.client.post(f"/cases/case-{on_time}/replies",
+                                  headers=counselling.as_("political_worker", sub=worker["staff_id"]),
                                   json={"text": "已回复", "version": case["version"]})
     ctx = counselling.ctx
     now = datetime.now(UTC) + timedelta(hours=3)  # critical (15m) and high (2h) first responses are past due
@@ -82,7 +83,7 @@ async def test_escalation_material_board_decision_and_committee_resolution(couns
     escalation_id = escalation["escalation_id"]
     assert escalation["status"] == "open" and escalation["material"] == MATERIAL
     event = (await event_capture.wait_for_type("case.escalated"))[0].data
-    assert event == {"case_id": case_id, "escalation_id": escalation_id, "category": "housing", "unit": None,
+    assert event == {"case_id": case_id, "escalation_id": escalation_id, "category": "housing", "unit": "unit-01",
                      "escalated_at": event["escalated_at"]}
     assert "escalation" in [n["kind"] for n in await counselling.feed(member["staff_id"])]
 

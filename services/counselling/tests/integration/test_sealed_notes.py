@@ -18,46 +18,51 @@ pytestmark = pytest.mark.integration
 
 
 async def test_note_access_follows_the_author_group_and_every_read_is_recorded(counselling):
-    concern_id = await counselling.raise_concern()
+    psy_1 = await counselling.add_staff("psychologist", unit="unit-01")
+    psy_2 = await counselling.add_staff("psychologist", unit="unit-01")
+    concern_id = await counselling.raise_concern(route="psych_support", assignee_role="psychologist",
+                                                 assignee_id=psy_1["staff_id"], category="mental_distress")
     case_id = f"case-{concern_id}"
+    # The psychologists of the unit and the coordinator may open the case; the notes are sealed further.
+    as_psy_1 = counselling.as_("psychologist", sub=psy_1["staff_id"])
+    as_psy_2 = counselling.as_("psychologist", sub=psy_2["staff_id"])
+    as_coordinator = counselling.as_("centre_coordinator", sub="staff-centre_coordinator")
     text = "来访者自述近期失眠、食欲差，情绪低落；已约定每周随访。😔"
-    written = await counselling.client.post(f"/cases/{case_id}/notes", json={"text": text},
-                                            headers=counselling.as_("psychologist", sub="staff-psy-1"))
+    written = await counselling.client.post(f"/cases/{case_id}/notes", json={"text": text}, headers=as_psy_1)
     assert written.status_code == 201, written.text
     note_id = written.json()["note_id"]
     assert written.json()["author_group"] == "psychologist" and "text" not in written.json()
 
-    read = await counselling.client.get(f"/cases/{case_id}/notes/{note_id}",
-                                        headers=counselling.as_("psychologist", sub="staff-psy-2"))
+    read = await counselling.client.get(f"/cases/{case_id}/notes/{note_id}", headers=as_psy_2)
     assert read.status_code == 200 and read.json()["text"] == text
-    for role in ("political_worker", "centre_coordinator"):
-        refused = await counselling.client.get(f"/cases/{case_id}/notes/{note_id}",
-                                               headers=counselling.as_(role, sub=f"staff-{role}"))
+    worker = await counselling.add_staff("political_worker", unit="unit-01")
+    for headers in (as_coordinator, counselling.as_("political_worker", sub=worker["staff_id"])):
+        refused = await counselling.client.get(f"/cases/{case_id}/notes/{note_id}", headers=headers)
         assert refused.status_code == 403 and text not in refused.text
     for role in ("admin", "auditor", "committee_member"):
         refused = await counselling.client.get(f"/cases/{case_id}/notes/{note_id}", headers=counselling.as_(role))
         assert refused.status_code == 403
-    denials = [d async for d in counselling.db["access_denials"].find({"note_id": note_id})]
-    assert sorted(d["subject"] for d in denials) == ["staff-centre_coordinator", "staff-political_worker"]
+    # The coordinator opened the case but not the sealed note; the political worker not even the case.
+    denials = [d async for d in counselling.db["access_denials"].find({"case_id": case_id})]
+    assert sorted((d["what"], d["subject"]) for d in denials) == [
+        ("case", worker["staff_id"]), ("sealed_note", "staff-centre_coordinator")]
 
     reads = await counselling.client.get(f"/cases/{case_id}/notes/{note_id}/reads", headers=counselling.as_("auditor"))
-    assert [(r["reader_id"], r["reader_roles"]) for r in reads.json()] == [("staff-psy-2", ["psychologist"])]
+    assert [(r["reader_id"], r["reader_roles"]) for r in reads.json()] == [(psy_2["staff_id"], ["psychologist"])]
 
     worker_note = await counselling.client.post(f"/cases/{case_id}/notes", json={"text": "政工谈话要点"},
-                                                headers=counselling.as_("political_worker"))
+                                                headers=as_coordinator)
     worker_note_id = worker_note.json()["note_id"]
-    by_coordinator = await counselling.client.get(f"/cases/{case_id}/notes/{worker_note_id}",
-                                                  headers=counselling.as_("centre_coordinator"))
+    assert worker_note.json()["author_group"] == "political_worker"
+    by_coordinator = await counselling.client.get(f"/cases/{case_id}/notes/{worker_note_id}", headers=as_coordinator)
     assert by_coordinator.status_code == 200 and by_coordinator.json()["text"] == "政工谈话要点"
-    by_psychologist = await counselling.client.get(f"/cases/{case_id}/notes/{worker_note_id}",
-                                                   headers=counselling.as_("psychologist"))
+    by_psychologist = await counselling.client.get(f"/cases/{case_id}/notes/{worker_note_id}", headers=as_psy_2)
     assert by_psychologist.status_code == 403
-    listing = await counselling.client.get(f"/cases/{case_id}/notes", headers=counselling.as_("psychologist"))
+    listing = await counselling.client.get(f"/cases/{case_id}/notes", headers=as_psy_2)
     assert {n["note_id"]: n["readable"] for n in listing.json()} == {note_id: True, worker_note_id: False}
-    missing = await counselling.client.get(f"/cases/{case_id}/notes/note-nope", headers=counselling.as_("psychologist"))
+    missing = await counselling.client.get(f"/cases/{case_id}/notes/note-nope", headers=as_psy_2)
     assert missing.status_code == 404
-    empty = await counselling.client.post(f"/cases/{case_id}/notes", json={"text": "   "},
-                                          headers=counselling.as_("psychologist"))
+    empty = await counselling.client.post(f"/cases/{case_id}/notes", json={"text": "   "}, headers=as_psy_2)
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "text"
 
 
@@ -74,12 +79,13 @@ async def test_canary_in_a_note_is_nowhere_in_database_events_or_logs(
                           origin="api", text="最近压力很大，睡不着", sent_at=now),
             ConcernTriaged(concern_id=concern_id, channel_id="officers-unit-01", channel_kind="officers",
                            category="mental_distress", severity="medium", route="psych_support",
-                           assignee_role="psychologist", ruleset_version=1, triaged_at=now),
+                           assignee_role="psychologist", assignee_id="psy-canary", ruleset_version=1,
+                           triaged_at=now),
         ):
             await _publish(amqp_url, f"{clean_run}.events", data)
         case_id = f"case-{concern_id}"
         async with httpx.AsyncClient(base_url=process.url, timeout=10) as client:
-            psych = signing_key.headers("psychologist")
+            psych = signing_key.headers("psychologist", sub="psy-canary")
 
             async def case_opened():
                 return (await client.get(f"/cases/{case_id}", headers=psych)).status_code == 200
@@ -90,8 +96,9 @@ async def test_canary_in_a_note_is_nowhere_in_database_events_or_logs(
             note_id = written.json()["note_id"]
             read = await client.get(f"/cases/{case_id}/notes/{note_id}", headers=psych)
             assert canary in read.json()["text"]
+            # The coordinator may open the case, but not a psychologist's sealed note.
             refused = await client.get(f"/cases/{case_id}/notes/{note_id}",
-                                       headers=signing_key.headers("political_worker"))
+                                       headers=signing_key.headers("centre_coordinator"))
             assert refused.status_code == 403
             case = (await client.get(f"/cases/{case_id}", headers=psych)).json()
             await client.post(f"/cases/{case_id}/replies", headers=psych,

@@ -10,11 +10,16 @@ from fastapi.responses import HTMLResponse
 
 from tongpin.counselling import handlers as h
 from tongpin.counselling.context import CounsellingContext
+from tongpin.counselling.domain.access import BREAK_GLASS_ROLES, visible_cases
 from tongpin.counselling.domain.escalation import EscalationMaterial
 from tongpin.counselling.domain.sealed import can_read_note
 from tongpin.counselling.schemas import (
     AssignmentCreate,
     AvailabilityUpdate,
+    BreakGlassCreate,
+    BreakGlassPage,
+    BreakGlassRead,
+    BreakGlassSummary,
     BroadcastCreate,
     BroadcastPage,
     BroadcastRead,
@@ -69,6 +74,7 @@ Board = Annotated[Principal, Depends(Roles("committee_member", "centre_coordinat
 MaterialReader = Annotated[Principal, Depends(Roles("committee_member", "political_worker", "psychologist",
                                                     "centre_coordinator"))]
 Broadcaster = Annotated[Principal, Depends(Roles("committee_member", "centre_coordinator"))]
+GlassBreaker = Annotated[Principal, Depends(Roles(*sorted(BREAK_GLASS_ROLES)))]
 FigureReader = Annotated[Principal, Depends(Roles("auditor", "committee_member", "centre_coordinator", "admin"))]
 AnyStaff = Annotated[Principal, Depends(Roles(*STAFF_ROLES))]
 Open = Annotated[None, Depends(Public())]
@@ -80,6 +86,20 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 def _ctx(request: Request) -> CounsellingContext:
     ctx: CounsellingContext = request.app.state.counselling
     return ctx
+
+
+async def _workable(request: Request, case_id: str, principal: Principal) -> dict[str, Any]:
+    """The case, if the caller may open and work it; 403 (with the way to break the glass) otherwise."""
+    ctx = _ctx(request)
+    return await h.case_for(repo=ctx.cases, staff=ctx.staff, notes=ctx.notes, case_id=case_id, by=principal)
+
+
+async def _visible(request: Request, principal: Principal, query: dict[str, Any]) -> dict[str, Any]:
+    """A case query narrowed to the cases the caller may open."""
+    ctx = _ctx(request)
+    visible = visible_cases(staff_id=principal.subject, roles=principal.roles,
+                            unit=await h.staff_unit(staff=ctx.staff, by=principal))
+    return query if visible is None else {"$and": [query, visible]} if query else visible
 
 
 def _trace(request: Request) -> h.Trace:
@@ -230,15 +250,16 @@ async def list_cases(
         query["assignee_id"] = assignee_id
     if crisis is not None:
         query["crisis"] = crisis
-    docs, total = await _ctx(request).cases.list_cases(query=query, limit=limit, offset=offset)
+    docs, total = await _ctx(request).cases.list_cases(query=await _visible(request, principal, query), limit=limit,
+                                                       offset=offset)
     return CasePage(items=[CaseSummary.model_validate({**d, "case_id": d["_id"]}) for d in docs], total=total,
                     limit=limit, offset=offset)
 
 
 @router.get("/cases/overdue", response_model=CasePage, tags=["sla"])
-async def overdue_cases(request: Request, _: CaseWorker, limit: Limit = 50, offset: Offset = 0) -> CasePage:
-    """Live cases past a time target."""
-    query = h.overdue_query(datetime.now(UTC))
+async def overdue_cases(request: Request, principal: CaseWorker, limit: Limit = 50, offset: Offset = 0) -> CasePage:
+    """Live cases past a time target (those the caller may open)."""
+    query = await _visible(request, principal, h.overdue_query(datetime.now(UTC)))
     docs, total = await _ctx(request).cases.list_cases(query=query, limit=limit, offset=offset)
     return CasePage(items=[CaseSummary.model_validate({**d, "case_id": d["_id"], "overdue": True}) for d in docs],
                     total=total, limit=limit, offset=offset)
@@ -252,8 +273,9 @@ async def sla_summary(request: Request, _: FigureReader) -> dict[str, Any]:
 
 
 @router.get("/cases/{case_id}", response_model=CaseRead, tags=["cases"])
-async def get_case(case_id: str, request: Request, response: Response, _: CaseWorker) -> CaseRead:
-    """A case with its concerns' text, the dialogue and the talks."""
+async def get_case(case_id: str, request: Request, response: Response, principal: CaseWorker) -> CaseRead:
+    """A case with its concerns' text, the dialogue and the talks (for its assignee, team and coordinator)."""
+    await _workable(request, case_id, principal)
     case = await _case_read(_ctx(request), case_id)
     response.headers["ETag"] = f'"{case.version}"'
     return case
@@ -278,7 +300,8 @@ async def post_reply(
     case_id: str, body: ReplyCreate, request: Request, response: Response, principal: CaseWorker,
     if_match: IfMatch = None,
 ) -> ReplyCreated:
-    """Answer online; intake delivers the reply into the channel or the submitter's thread."""
+    """Answer online; intake delivers the reply into the concern's channel or the submitter's thread."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     mutation, reply_id = await h.reply(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
                                        text=body.text, channel_id=body.channel_id, by=principal,
@@ -293,6 +316,7 @@ async def schedule_talk(
     if_match: IfMatch = None,
 ) -> CaseRead:
     """Schedule an offline talk (约谈)."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     mutation, _ = await h.schedule_talk(
         repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match), scheduled_for=body.scheduled_for,
@@ -305,10 +329,11 @@ async def schedule_talk(
 
 @router.patch("/cases/{case_id}/talks/{talk_id}", response_model=CaseRead, tags=["talks"])
 async def reschedule_talk(
-    case_id: str, talk_id: str, body: TalkUpdate, request: Request, response: Response, _: CaseWorker,
+    case_id: str, talk_id: str, body: TalkUpdate, request: Request, response: Response, principal: CaseWorker,
     if_match: IfMatch = None,
 ) -> CaseRead:
     """Reschedule a pending talk, or change its place or participants."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     mutation = await h.reschedule_talk(
         repo=ctx.cases, case_id=case_id, talk_id=talk_id, version=_version(body.version, if_match),
@@ -321,10 +346,11 @@ async def reschedule_talk(
 
 @router.post("/cases/{case_id}/talks/{talk_id}/cancel", response_model=CaseRead, tags=["talks"])
 async def cancel_talk(
-    case_id: str, talk_id: str, body: TalkCancel, request: Request, response: Response, _: CaseWorker,
+    case_id: str, talk_id: str, body: TalkCancel, request: Request, response: Response, principal: CaseWorker,
     if_match: IfMatch = None,
 ) -> CaseRead:
     """Call off a pending talk."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     mutation = await h.cancel_talk(repo=ctx.cases, case_id=case_id, talk_id=talk_id,
                                    version=_version(body.version, if_match), reason_code=body.reason_code,
@@ -335,10 +361,11 @@ async def cancel_talk(
 
 @router.post("/cases/{case_id}/talks/{talk_id}/held", response_model=CaseRead, tags=["talks"])
 async def talk_held(
-    case_id: str, talk_id: str, body: TalkHeldCreate, request: Request, response: Response, _: CaseWorker,
+    case_id: str, talk_id: str, body: TalkHeldCreate, request: Request, response: Response, principal: CaseWorker,
     if_match: IfMatch = None,
 ) -> CaseRead:
     """Record that the talk was held, and its outcome."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     mutation = await h.record_talk_held(repo=ctx.cases, case_id=case_id, talk_id=talk_id,
                                         version=_version(body.version, if_match), outcome_code=body.outcome_code,
@@ -349,10 +376,11 @@ async def talk_held(
 
 @router.post("/cases/{case_id}/resolve", response_model=CaseRead, tags=["cases"])
 async def resolve(
-    case_id: str, body: ResolutionCreate, request: Request, response: Response, _: CaseWorker,
+    case_id: str, body: ResolutionCreate, request: Request, response: Response, principal: CaseWorker,
     if_match: IfMatch = None,
 ) -> CaseRead:
     """Resolve the case: answered_online, resolved_offline or by_committee, with an outcome code."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     mutation = await h.resolve_case(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
                                     method=body.method, outcome_code=body.outcome_code, trace=_trace(request))
@@ -362,10 +390,11 @@ async def resolve(
 
 @router.post("/cases/{case_id}/reopen", response_model=CaseRead, tags=["cases"])
 async def reopen(
-    case_id: str, body: ReopenCreate, request: Request, response: Response, _: CaseWorker,
+    case_id: str, body: ReopenCreate, request: Request, response: Response, principal: CaseWorker,
     if_match: IfMatch = None,
 ) -> CaseRead:
     """Reopen a resolved case when the problem comes back."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     mutation = await h.reopen_case(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
                                    reason_code=body.reason_code, trace=_trace(request))
@@ -379,11 +408,38 @@ async def feedback(
     if_match: IfMatch = None,
 ) -> CaseRead:
     """Record the helped person's feedback."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     mutation = await h.record_feedback(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
                                        rating=body.rating, comment=body.comment, by=principal, trace=_trace(request))
     _published(request, response, mutation.case.version)
     return await _case_read(ctx, case_id)
+
+
+# --- break the glass -------------------------------------------------------------------------------------
+
+
+@router.post("/cases/{case_id}/break-glass", response_model=CaseRead, tags=["cases"])
+async def break_glass(case_id: str, body: BreakGlassCreate, request: Request, principal: GlassBreaker) -> CaseRead:
+    """Read a case one may not open, stating why: recorded, told to the coordinators, counted for auditors."""
+    ctx = _ctx(request)
+    await h.break_glass(repo=ctx.cases, glass=ctx.glass, staff=ctx.staff, feed=ctx.feed, case_id=case_id,
+                        reason=body.reason, by=principal, webhook=ctx.webhook)
+    return await _case_read(ctx, case_id)
+
+
+@router.get("/break-glass", response_model=BreakGlassPage, tags=["cases"])
+async def break_glass_reads(request: Request, _: Coordinator, limit: Limit = 50, offset: Offset = 0) -> BreakGlassPage:
+    """Every read through the glass: who, which case, when and why (the coordinator reviews them)."""
+    docs, total = await _ctx(request).glass.page(limit=limit, offset=offset)
+    return BreakGlassPage(items=[BreakGlassRead.model_validate(d) for d in docs], total=total, limit=limit,
+                          offset=offset)
+
+
+@router.get("/break-glass/summary", response_model=BreakGlassSummary, tags=["cases"])
+async def break_glass_summary(request: Request, _: FigureReader) -> BreakGlassSummary:
+    """How many reads went through the glass, per month: counts only."""
+    return BreakGlassSummary.model_validate(await h.break_glass_summary(glass=_ctx(request).glass))
 
 
 # --- sealed notes -------------------------------------------------------------------------------------------
@@ -392,6 +448,7 @@ async def feedback(
 @router.post("/cases/{case_id}/notes", status_code=201, response_model=NoteMeta, tags=["notes"])
 async def write_note(case_id: str, body: NoteCreate, request: Request, principal: NoteWriter) -> NoteMeta:
     """Write a sealed note (encrypted at rest, readable only by the author's role group)."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     doc = await h.write_note(repo=ctx.cases, notes=ctx.notes, keyring=ctx.keyring, case_id=case_id, text=body.text,
                              by=principal)
@@ -401,6 +458,7 @@ async def write_note(case_id: str, body: NoteCreate, request: Request, principal
 @router.get("/cases/{case_id}/notes", response_model=list[NoteMeta], tags=["notes"])
 async def list_notes(case_id: str, request: Request, principal: NoteWriter) -> list[NoteMeta]:
     """The case's notes (no content), each saying whether the caller may open it."""
+    await _workable(request, case_id, principal)
     docs = await _ctx(request).notes.for_case(case_id)
     return [NoteMeta.model_validate({**d, "note_id": d["_id"], "readable": can_read_note(
         reader_roles=principal.roles, note_author_group=d["author_group"])}) for d in docs]
@@ -409,14 +467,17 @@ async def list_notes(case_id: str, request: Request, principal: NoteWriter) -> l
 @router.get("/cases/{case_id}/notes/{note_id}", response_model=NoteRead, tags=["notes"])
 async def read_note(case_id: str, note_id: str, request: Request, principal: NoteWriter) -> NoteRead:
     """Open one note; the read is recorded (who, when, which note), a refusal is logged."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     doc = await h.read_note(notes=ctx.notes, keyring=ctx.keyring, case_id=case_id, note_id=note_id, by=principal)
     return NoteRead.model_validate({**doc, "note_id": doc["_id"], "readable": True})
 
 
 @router.get("/cases/{case_id}/notes/{note_id}/reads", response_model=list[NoteReadRecord], tags=["notes"])
-async def note_reads(case_id: str, note_id: str, request: Request, _: NoteAuditor) -> list[NoteReadRecord]:
-    """Who opened the note and when (no content)."""
+async def note_reads(case_id: str, note_id: str, request: Request, principal: NoteAuditor) -> list[NoteReadRecord]:
+    """Who opened the note and when (no content); case workers only on cases they may open."""
+    if not principal.has_any(("admin", "auditor")):
+        await _workable(request, case_id, principal)
     ctx = _ctx(request)
     doc = await ctx.notes.get(note_id)
     if doc is None or doc["case_id"] != case_id:
@@ -433,6 +494,7 @@ async def escalate(
     if_match: IfMatch = None,
 ) -> EscalationRead:
     """Put the case before the committee with its written material (上报党委)."""
+    await _workable(request, case_id, principal)
     ctx = _ctx(request)
     material = EscalationMaterial.model_validate(body.model_dump(exclude={"version"}))
     mutation, escalation_id = await h.escalate(
@@ -441,6 +503,14 @@ async def escalate(
     )
     _published(request, response, mutation.case.version)
     return await _escalation_read(ctx, escalation_id)
+
+
+async def _material_for(request: Request, escalation_id: str, principal: Principal) -> None:
+    """The committee reads every escalation; case workers only those of cases they may open."""
+    if principal.has_any(("committee_member",)):
+        return
+    doc, _ = await h.escalation_of(repo=_ctx(request).cases, escalation_id=escalation_id)
+    await _workable(request, doc["_id"], principal)
 
 
 async def _escalation_read(ctx: CounsellingContext, escalation_id: str) -> EscalationRead:
@@ -468,16 +538,18 @@ async def escalation_board(
 
 
 @router.get("/escalations/{escalation_id}", response_model=EscalationRead, tags=["escalation"])
-async def get_escalation(escalation_id: str, request: Request, _: MaterialReader) -> EscalationRead:
+async def get_escalation(escalation_id: str, request: Request, principal: MaterialReader) -> EscalationRead:
     """One escalation: the written material and the decision."""
+    await _material_for(request, escalation_id, principal)
     return await _escalation_read(_ctx(request), escalation_id)
 
 
 @router.get("/escalations/{escalation_id}/material.html", response_class=HTMLResponse, tags=["escalation"])
 async def material_html(
-    escalation_id: str, request: Request, _: MaterialReader, lang: Literal["zh", "en"] = "zh"
+    escalation_id: str, request: Request, principal: MaterialReader, lang: Literal["zh", "en"] = "zh"
 ) -> HTMLResponse:
     """The written material as a printable document."""
+    await _material_for(request, escalation_id, principal)
     doc, entry = await h.escalation_of(repo=_ctx(request).cases, escalation_id=escalation_id)
     return HTMLResponse(h.material_html(case_doc=doc, entry=entry, lang=lang))
 
@@ -500,10 +572,11 @@ async def record_decision(
 
 @router.post("/escalations/{escalation_id}/done", response_model=EscalationRead, tags=["escalation"])
 async def decision_done(
-    escalation_id: str, body: DecisionDone, request: Request, response: Response, _: MaterialReader,
+    escalation_id: str, body: DecisionDone, request: Request, response: Response, principal: MaterialReader,
     if_match: IfMatch = None,
 ) -> EscalationRead:
     """The decision has been carried out."""
+    await _material_for(request, escalation_id, principal)
     ctx = _ctx(request)
     mutation = await h.complete_decision(repo=ctx.cases, escalation_id=escalation_id,
                                          version=_version(body.version, if_match), trace=_trace(request))

@@ -14,6 +14,7 @@ from tongpin.counselling.domain.identity import LoginThrottle, TokenIssuer, gene
 from tongpin.counselling.domain.sealed import KeyRing
 from tongpin.counselling.domain.sla import Targets, targets_from_setting
 from tongpin.counselling.repository import (
+    BreakGlassRepository,
     BroadcastRepository,
     CaseRepository,
     DocumentLocks,
@@ -38,6 +39,7 @@ class CounsellingContext:
     notes: NoteRepository
     feed: NotificationRepository
     broadcasts: BroadcastRepository
+    glass: BreakGlassRepository
     issuer: TokenIssuer
     hasher: PasswordHasher
     throttle: LoginThrottle
@@ -85,6 +87,7 @@ def build_context(settings: CounsellingSettings, database: AsyncDatabase[Any]) -
         cases=CaseRepository(database, locks=locks), staff=StaffRepository(database),
         notes=NoteRepository(database),
         feed=NotificationRepository(database), broadcasts=BroadcastRepository(database),
+        glass=BreakGlassRepository(database),
         issuer=build_issuer(settings),
         hasher=PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
                               parallelism=settings.argon2_parallelism),

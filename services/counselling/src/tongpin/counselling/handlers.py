@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import httpx
 from argon2 import PasswordHasher
 
 from tongpin.counselling.domain import case as domain
+from tongpin.counselling.domain.access import case_access
 from tongpin.counselling.domain.case import Case, CaseError, IllegalTransition, InvalidValue, WrongReference
 from tongpin.counselling.domain.escalation import Decision, EscalationMaterial, render_material_html
 from tongpin.counselling.domain.identity import (
@@ -31,6 +33,7 @@ from tongpin.counselling.domain.roles import CASE_WORKER_ROLES
 from tongpin.counselling.domain.sealed import KeyRing, NoteUnreadable, author_group_for, can_read_note
 from tongpin.counselling.domain.sla import Targets, due_dates, is_overdue, summarise
 from tongpin.counselling.repository import (
+    BreakGlassRepository,
     BroadcastRepository,
     CaseRepository,
     NoteRepository,
@@ -455,6 +458,68 @@ async def record_crisis(
         await notify(feed=feed, staff_id=mutation.case.assignee_id, kind="crisis", case_id=case_id,
                      notification_id=f"crisis:{case_id}:{mutation.case.assignee_id}:open", webhook=webhook,
                      severity=mutation.case.severity)
+
+
+# --- need-to-know -----------------------------------------------------------------------------------
+
+
+class NeedToKnow(Problem):
+    """403 for a case the caller may not open; names the way to read it with a stated reason."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(403, "this case is open to its assignee, its team in its unit and the coordinator; "
+                              "to read it, break the glass with a stated reason",
+                         type_="https://tongpin.dev/problems/need-to-know", case_id=case_id,
+                         break_glass=f"/cases/{case_id}/break-glass")
+
+
+async def case_for(
+    *, repo: CaseRepository, staff: StaffRepository, notes: NoteRepository, case_id: str, by: Principal
+) -> dict[str, Any]:
+    """The case, if the caller may open it (coordinator, assignee, or its team in its unit); 404 or 403."""
+    doc = await repo.get_case(case_id)
+    if doc is None:
+        raise NotFound("case", case_id)
+    unit = await staff_unit(staff=staff, by=by)
+    if case_access(doc, staff_id=by.subject, roles=by.roles, unit=unit) is None:
+        await notes.record_denial({"_id": _new_id("denial"), "what": "case", "case_id": case_id,
+                                   "subject": by.subject, "roles": sorted(by.roles), "at": _now()})
+        log.warning("case.access_refused", case_id=case_id, subject=by.subject, roles=sorted(by.roles))
+        raise NeedToKnow(case_id)
+    return doc
+
+
+async def staff_unit(*, staff: StaffRepository, by: Principal) -> str | None:
+    """The caller's unit in the staff directory (None for staff without one, or not in the directory)."""
+    member = await staff.get(by.subject)
+    return member.get("unit") if member else None
+
+
+async def break_glass(
+    *, repo: CaseRepository, glass: BreakGlassRepository, staff: StaffRepository, feed: NotificationRepository,
+    case_id: str, reason: str, by: Principal, webhook: bool,
+) -> dict[str, Any]:
+    """Read a case one may not open: the reason is recorded, the coordinators are told (without it)."""
+    doc = await repo.get_case(case_id)
+    if doc is None:
+        raise NotFound("case", case_id)
+    at = _now()
+    read_id = _new_id("glass")
+    await glass.insert({"_id": read_id, "case_id": case_id, "staff_id": by.subject, "roles": sorted(by.roles),
+                        "reason": reason, "at": at, "month": at.strftime("%Y-%m")})
+    log.warning("case.break_glass", case_id=case_id, staff_id=by.subject, read_id=read_id)
+    for coordinator in await coordinators(staff=staff):
+        await notify(feed=feed, staff_id=coordinator, kind="break_glass", case_id=case_id,
+                     notification_id=f"break_glass:{read_id}:{coordinator}", webhook=webhook,
+                     reader_id=by.subject, read_id=read_id, at=at)
+    return doc
+
+
+async def break_glass_summary(*, glass: BreakGlassRepository) -> dict[str, Any]:
+    """How many cases were read through the glass, per month (counts only)."""
+    months = Counter(await glass.months())
+    return {"total": sum(months.values()),
+            "by_month": [{"month": month, "reads": count} for month, count in sorted(months.items())]}
 
 
 # --- case commands ----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ ACCESS_DENIALS = "access_denials"
 NOTIFICATIONS = "notifications"
 BROADCASTS = "broadcasts"
 BROADCAST_DELIVERIES = "broadcast_deliveries"
+BREAK_GLASS_READS = "break_glass_reads"
 
 INDEXES = {
     CONCERNS: [IndexModel([("case_id", ASCENDING)], name="case_id"),
@@ -46,6 +47,7 @@ INDEXES = {
                     IndexModel([("webhook_pending", ASCENDING)], name="webhook_pending")],
     BROADCASTS: [IndexModel([("requested_at", DESCENDING)], name="requested_at")],
     BROADCAST_DELIVERIES: [IndexModel([("broadcast_id", ASCENDING)], name="broadcast_id")],
+    BREAK_GLASS_READS: [IndexModel([("at", DESCENDING)], name="at")],
 }
 OUTBOX_COLLECTIONS = [CASES, STAFF, BROADCASTS]
 
@@ -296,3 +298,22 @@ class BroadcastRepository:
 
     async def deliveries(self, broadcast_id: str) -> list[dict[str, Any]]:
         return [doc async for doc in self._deliveries.find({"broadcast_id": broadcast_id})]
+
+
+class BreakGlassRepository:
+    """Reads of cases the reader could not open, each with its stated reason."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._reads = database[BREAK_GLASS_READS]
+
+    async def insert(self, document: dict[str, Any]) -> None:
+        await self._reads.insert_one(document)
+
+    async def page(self, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        total = await self._reads.count_documents({})
+        cursor = self._reads.find({}).sort("at", DESCENDING).skip(offset).limit(limit)
+        return [doc async for doc in cursor], total
+
+    async def months(self) -> list[str]:
+        """The month of every read (counted by the caller; FerretDB groups no date expressions)."""
+        return [doc["month"] async for doc in self._reads.find({}, {"month": 1})]

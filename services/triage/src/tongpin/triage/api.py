@@ -19,6 +19,7 @@ from tongpin.shared.events import Category, ChannelKind, Id, RiskFlag, Route, Se
 from tongpin.shared.problems import NotFound
 from tongpin.shared.runtime import ServiceRuntime
 from tongpin.triage import handlers
+from tongpin.triage.domain.routing import officer_visible
 from tongpin.triage.repository import (
     DecisionRepository,
     RuleSetRepository,
@@ -86,10 +87,17 @@ class DecisionRead(BaseModel):
     triaged_at: datetime
     version: int
     overrides: list[OverrideRead] = []
+    officer_hidden: bool = Field(default=False, description=(
+        "true when the officer ids are withheld: a risk flag is shown only with the officer to those who "
+        "may open the case (the coordinator and the assignee)"))
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> DecisionRead:
-        return cls.model_validate({**doc, "concern_id": doc["_id"]})
+    def from_doc(cls, doc: dict[str, Any], *, viewer: Principal) -> DecisionRead:
+        shown = {**doc, "concern_id": doc["_id"]}
+        if not officer_visible(flags=doc.get("flags", ()), assignee_id=doc.get("assignee_id"),
+                               staff_id=viewer.subject, roles=viewer.roles):
+            shown.update(about_officer_id=None, subject_officer_id=None, officer_hidden=True)
+        return cls.model_validate(shown)
 
 
 class DecisionPage(BaseModel):
@@ -211,7 +219,7 @@ decisions_router = APIRouter(tags=["queue"])
 
 @decisions_router.get("/queue", summary="The triage queue: highest severity first, then oldest")
 async def get_queue(
-    runtime: Runtime, _: Staff, limit: Limit = 50, offset: Offset = 0,
+    runtime: Runtime, principal: Staff, limit: Limit = 50, offset: Offset = 0,
     status: Literal["open", "all"] = "open",
     category: Category | None = None, severity: Severity | None = None, route: Route | None = None,
     channel_kind: ChannelKind | None = None, unit: Annotated[Id | None, Query()] = None,
@@ -230,15 +238,16 @@ async def get_queue(
         if value is not None:
             filters[key] = value
     items, total = await DecisionRepository(runtime.db).queue(filters=filters, limit=limit, offset=offset)
-    return DecisionPage(items=[DecisionRead.from_doc(d) for d in items], total=total, limit=limit, offset=offset)
+    return DecisionPage(items=[DecisionRead.from_doc(d, viewer=principal) for d in items], total=total, limit=limit,
+                        offset=offset)
 
 
 @decisions_router.get("/decisions/{concern_id}", summary="One decision with its reasons and overrides")
-async def get_decision(concern_id: ConcernId, runtime: Runtime, _: Staff) -> DecisionRead:
+async def get_decision(concern_id: ConcernId, runtime: Runtime, principal: Staff) -> DecisionRead:
     doc = await DecisionRepository(runtime.db).get(concern_id)
     if doc is None:
         raise NotFound("decision", concern_id)
-    return DecisionRead.from_doc(doc)
+    return DecisionRead.from_doc(doc, viewer=principal)
 
 
 @decisions_router.post("/decisions/{concern_id}/overrides", summary="Override a decision, with a reason")
@@ -253,7 +262,7 @@ async def override_decision(
         traceparent=getattr(request.state, "traceparent", None),
     )
     runtime.notify_outbox()
-    return DecisionRead.from_doc(doc)
+    return DecisionRead.from_doc(doc, viewer=principal)
 
 
 EXPORT_COLUMNS = (

@@ -50,6 +50,14 @@ def role_on_route(route: str, roles: Iterable[str]) -> str | None:
     return next((role for role in _ROUTE_ROLES.get(route, ()) if role in held), None)
 
 
+def officer_visible(*, flags: Iterable[str], assignee_id: str | None, staff_id: str, roles: Iterable[str]) -> bool:
+    """Whether a decision may show which officer it is about: always without a risk flag; with one, only to
+    those who may open the case (the coordinator and the assignee), so no one else links a flag to a name."""
+    if not list(flags) or "centre_coordinator" in set(roles):
+        return True
+    return assignee_id is not None and assignee_id == staff_id
+
+
 def is_crisis(*, severity: str, flags: Iterable[str]) -> bool:
     """Critical severity or a self-harm/violence flag takes the crisis path."""
     return severity == "critical" or bool(CRISIS_FLAGS.intersection(flags))

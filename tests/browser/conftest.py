@@ -42,26 +42,28 @@ class WebProxy:
     directory: Path
     upstreams: dict[str, str]
     port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _run(self, command: str) -> subprocess.CompletedProcess[str]:
+    def run(self, command: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "TONGPIN_NGINX_DIR": str(self.directory), "TONGPIN_WEB_PORT": str(self.port)}
         env.update({f"TONGPIN_UPSTREAM_{name.upper()}": address for name, address in self.upstreams.items()})
+        env.update(self.env)
         return subprocess.run([str(WEB_SH), command], env=env, capture_output=True, text=True, timeout=60, check=False)
 
     def start(self) -> WebProxy:
-        result = self._run("start")
+        result = self.run("start")
         assert result.returncode == 0, f"web.sh start failed:\n{result.stdout}\n{result.stderr}"
         return self
 
     def stop(self) -> None:
-        self._run("stop")
+        self.run("stop")
 
     def status(self) -> str:
-        return self._run("status").stdout
+        return self.run("status").stdout
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import time
 import uuid
 from datetime import UTC, datetime
@@ -12,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import ROOT, Stack, WebProxy, screenshot, sign_in_with_token
+from tongpin.shared.testing.services import free_port
+
+from .conftest import ROOT, SERVICE_NAMES, Stack, WebProxy, screenshot, sign_in_with_token
 
 pytestmark = pytest.mark.browser
 
@@ -80,6 +84,69 @@ def test_web_sh_reports_its_own_instance(stack: Stack) -> None:
     # Only the marked lines differ between the compose file and the rendered local one.
     differing = [a for a, b in zip(shared.splitlines(), rendered.splitlines(), strict=True) if a != b]
     assert len(differing) == 6 and all("# tongpin:local" in line for line in differing)
+
+
+# --- a checkout anywhere -----------------------------------------------------------------------------
+
+
+def _private_web(tmp_path: Path) -> Path:
+    """A copy of web/ inside a folder only its owner may enter, like a clone under /root or in `mktemp -d`."""
+    private = tmp_path / "private"
+    private.mkdir()
+    private.chmod(0o700)
+    shutil.copytree(ROOT / "web", private / "checkout" / "web")
+    return private / "checkout" / "web"
+
+
+def _services_down() -> dict[str, str]:
+    return {name: f"127.0.0.1:{free_port()}" for name in SERVICE_NAMES}
+
+
+def test_the_console_is_served_from_a_folder_only_its_owner_can_enter(tmp_path: Path) -> None:
+    web_root = _private_web(tmp_path)
+    web = WebProxy(web_root.parents[1] / "nginx", _services_down(), env={"TONGPIN_WEB_ROOT": str(web_root)})
+    web.start()
+    try:
+        index = httpx.get(f"{web.url}/", timeout=10)
+        assert index.status_code == 200
+        assert index.content == (ROOT / "web" / "index.html").read_bytes()
+        assert httpx.get(f"{web.url}/js/app.js", timeout=10).content == (ROOT / "web/js/app.js").read_bytes()
+        # A body beyond nginx's in-memory buffer is spooled to the private folder before it is proxied.
+        answer = httpx.post(f"{web.url}/api/counselling/auth/token",
+                            data={"username": "x", "password": "p" * 100_000}, timeout=10)
+        assert answer.status_code == 502 and answer.json()["service"] == "counselling"
+    finally:
+        web.stop()
+
+
+def test_a_request_body_beyond_nginx_memory_buffer_reaches_the_service(stack: Stack) -> None:
+    answer = httpx.post(f"{stack.url}/api/counselling/auth/token",
+                        data={"username": "测试用户", "password": "密" * 40_000}, timeout=15)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_web_sh_start_says_at_once_when_the_console_cannot_serve_its_files(tmp_path: Path) -> None:
+    web_root = _private_web(tmp_path)
+    if os.geteuid() == 0:
+        # nginx's workers as a user who cannot enter the private folder: nginx's own default user.
+        env = {"TONGPIN_WEB_ROOT": str(web_root), "TONGPIN_NGINX_USER": "nobody"}
+    else:
+        web_root.chmod(0)
+        env = {"TONGPIN_WEB_ROOT": str(web_root)}
+    web = WebProxy(tmp_path / "nginx", _services_down(), env=env)
+    try:
+        result = web.run("start")
+        assert result.returncode != 0, result.stderr
+        assert "console on" not in result.stderr
+        assert f"the console cannot serve its files from {web_root}" in result.stderr, result.stderr
+        assert "Permission denied" in result.stderr, result.stderr
+        assert web.status().strip() == "web: stopped"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{web.url}/", timeout=5)
+    finally:
+        web.stop()
+        web_root.chmod(0o755)
 
 
 # --- the shell ----------------------------------------------------------------------------------------

@@ -15,17 +15,21 @@ fi
 if [ ! -f "$RUN/secrets.env" ]; then
   log "no $RUN/secrets.env: start the system first (make up)"; exit 1
 fi
-for port in 8101 8102 8103 8104; do
+BASE="${TONGPIN_SERVICE_PORT_BASE:-8100}"
+services=()
+for entry in intake:1 triage:2 counselling:3 oversight:4; do
+  port=$((BASE + ${entry##*:}))
   if ! curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
     log "nothing ready on 127.0.0.1:$port: start the system first (make up)"; exit 1
   fi
+  services+=("--${entry%%:*}" "http://127.0.0.1:$port")
 done
 eval "$("$ROOT/deploy/local/servers.sh" env)"
 set -a; . "$RUN/secrets.env"; set +a
 export TONGPIN_RUN_DIR="$RUN"
 start=$(date +%s.%N)
 status=0
-(cd "$ROOT" && uv run --no-sync python deploy/demo/play.py "$@") || status=$?
+(cd "$ROOT" && uv run --no-sync python deploy/demo/play.py "${services[@]}" "$@") || status=$?
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { printf "[demo] demo.sh took %.1f s\n", e - s }' >&2
 exit $status

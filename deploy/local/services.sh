@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The four services as local processes for `make up`: start|stop|status. Logs and pids live in .run/.
+# They listen on TONGPIN_SERVICE_PORT_BASE (8100) + 1..4: intake, triage, counselling, oversight.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN="${TONGPIN_RUN_DIR:-$ROOT/.run}"
-SERVICES=(intake:8101 triage:8102 counselling:8103 oversight:8104)
+BASE="${TONGPIN_SERVICE_PORT_BASE:-8100}"
+SERVICES=(intake:$((BASE + 1)) triage:$((BASE + 2)) counselling:$((BASE + 3)) oversight:$((BASE + 4)))
 log() { printf '[services] %s\n' "$*" >&2; }
 
 running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
@@ -22,7 +24,7 @@ start() {
   mkdir -p "$RUN/logs"
   eval "$("$ROOT/deploy/local/servers.sh" env)"
   set -a; . "$(secrets)"; set +a
-  export TONGPIN_JWKS_URL="http://127.0.0.1:8103/auth/jwks"
+  export TONGPIN_JWKS_URL="http://127.0.0.1:$((BASE + 3))/auth/jwks"
   # The console's nginx runs on this machine and names the client in X-Forwarded-For; the services
   # listen on 127.0.0.1 only, so nothing else local is a stranger to trust.
   export TONGPIN_TRUSTED_PROXIES='["127.0.0.1"]'

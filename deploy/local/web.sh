@@ -10,7 +10,8 @@
 # Usage: web.sh start|stop|status|render|check
 #   TONGPIN_WEB_PORT (8080), TONGPIN_WEB_HOST (127.0.0.1)    where the console listens
 #   TONGPIN_WEB_ROOT (<checkout>/web)                         the static files
-#   TONGPIN_UPSTREAM_INTAKE|TRIAGE|COUNSELLING|OVERSIGHT      host:port of each service (127.0.0.1:8101..8104)
+#   TONGPIN_UPSTREAM_INTAKE|TRIAGE|COUNSELLING|OVERSIGHT      host:port of each service (127.0.0.1:8101..8104,
+#                                                             or TONGPIN_SERVICE_PORT_BASE + 1..4)
 #   TONGPIN_NGINX_DIR (.run/nginx)                            prefix, pid, rendered config, logs
 #   TONGPIN_NGINX_USER (the invoking user)                    the workers' user when root starts nginx
 set -euo pipefail
@@ -23,6 +24,7 @@ WEB_ROOT="${TONGPIN_WEB_ROOT:-$ROOT/web}"
 SERVER_CONF="$ROOT/deploy/nginx/tongpin.conf"
 NGINX="${TONGPIN_NGINX_BIN:-/usr/sbin/nginx}"
 WORKER_USER="${TONGPIN_NGINX_USER:-$(id -un)}"
+BASE="${TONGPIN_SERVICE_PORT_BASE:-8100}"
 log() { printf '[web] %s\n' "$*" >&2; }
 
 upstream() {
@@ -36,10 +38,10 @@ render() {
   local web_root
   web_root="$(cd "$WEB_ROOT" && pwd)"
   sed -E \
-    -e "s|^(\s*)server intake:8101;.*# tongpin:local.*$|\1server $(upstream intake 127.0.0.1:8101);|" \
-    -e "s|^(\s*)server triage:8102;.*# tongpin:local.*$|\1server $(upstream triage 127.0.0.1:8102);|" \
-    -e "s|^(\s*)server counselling:8103;.*# tongpin:local.*$|\1server $(upstream counselling 127.0.0.1:8103);|" \
-    -e "s|^(\s*)server oversight:8104;.*# tongpin:local.*$|\1server $(upstream oversight 127.0.0.1:8104);|" \
+    -e "s|^(\s*)server intake:8101;.*# tongpin:local.*$|\1server $(upstream intake 127.0.0.1:$((BASE + 1)));|" \
+    -e "s|^(\s*)server triage:8102;.*# tongpin:local.*$|\1server $(upstream triage 127.0.0.1:$((BASE + 2)));|" \
+    -e "s|^(\s*)server counselling:8103;.*# tongpin:local.*$|\1server $(upstream counselling 127.0.0.1:$((BASE + 3)));|" \
+    -e "s|^(\s*)server oversight:8104;.*# tongpin:local.*$|\1server $(upstream oversight 127.0.0.1:$((BASE + 4)));|" \
     -e "s|^(\s*)listen 8080;.*# tongpin:local.*$|\1listen $HOST:$PORT;|" \
     -e "s|^(\s*)root /usr/share/nginx/html;.*# tongpin:local.*$|\1root $web_root;|" \
     "$SERVER_CONF" >"$DIR/conf/tongpin.conf"

@@ -89,6 +89,15 @@ def test_web_sh_reports_its_own_instance(stack: Stack) -> None:
 # --- a checkout anywhere -----------------------------------------------------------------------------
 
 
+def test_web_sh_proxies_to_the_services_make_up_starts_on_the_chosen_ports(tmp_path: Path) -> None:
+    rendered = WebProxy(tmp_path, {}, env={"TONGPIN_SERVICE_PORT_BASE": "8710"}).run("render")
+    assert rendered.returncode == 0, rendered.stderr
+    conf = (tmp_path / "conf" / "tongpin.conf").read_text()
+    upstreams = re.findall(r"upstream tongpin_(\w+) \{\s*server ([\d.:]+);", conf)
+    assert upstreams == [("intake", "127.0.0.1:8711"), ("triage", "127.0.0.1:8712"),
+                         ("counselling", "127.0.0.1:8713"), ("oversight", "127.0.0.1:8714")]
+
+
 def _private_web(tmp_path: Path) -> Path:
     """A copy of web/ inside a folder only its owner may enter, like a clone under /root or in `mktemp -d`."""
     private = tmp_path / "private"

@@ -170,7 +170,8 @@ def test_login_page_in_chinese_then_english(stack: Stack, page: Any) -> None:
     screenshot(page, "login-zh")
 
     page.get_by_label("语言").select_option("en")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    # A locator, not wait_for_function: a string predicate that must poll is eval'd, which the CSP forbids.
+    page.locator("html[lang='en']").wait_for(state="attached")
     assert page.locator("h1").inner_text() == "Staff login"
     assert page.get_by_label("User name").is_visible() and page.get_by_label("Password").is_visible()
     assert page.locator("#nav a").first.inner_text() == "Log in"
@@ -490,8 +491,8 @@ def test_a_committee_member_records_a_decision(stack: Stack, page: Any) -> None:
     with page.context.expect_page() as popup_info:
         card.get_by_role("button", name="可打印材料").click()
     popup = popup_info.value
-    popup.wait_for_load_state()
-    popup.wait_for_function("document.body && document.body.innerText.includes('请求安排照顾假')")
+    popup.wait_for_url(re.compile(r"^blob:"))
+    popup.get_by_text("请求安排照顾假").first.wait_for()
     assert popup.url.startswith("blob:"), "the material is opened from a Blob URL, never with a token in the URL"
     screenshot(popup, "committee-material-printable")
     popup.close()

@@ -30,7 +30,8 @@ async def test_case_opens_from_text_and_decision_in_either_order(counselling, ev
     assert opened[0].data["concern_id"] == concern_id and opened[0].data["first_response_due"]
     assigned = await event_capture.wait_for_type("case.assigned")
     assert assigned[0].data["assignee_id"] == worker["staff_id"]
-    feed = await counselling.feed(worker["staff_id"], "political_worker")
+    # The handler records the notification just after the case and its events.
+    feed = await eventually(lambda: counselling.feed(worker["staff_id"], "political_worker"))
     assert [n["kind"] for n in feed] == ["assignment"] and feed[0]["case_id"] == case["case_id"]
     # Events other than the three text-carrying ones carry no text.
     for event in event_capture.events:

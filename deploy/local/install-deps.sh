@@ -29,4 +29,8 @@ fi
 log "syncing the Python workspace"
 (cd "$ROOT" && uv sync --all-packages --frozen -q)
 
+# Triage's packaged model is built here from the labelled corpus the repository ships (seconds;
+# skipped when the corpus and the training code are unchanged since the last build).
+(cd "$ROOT" && uv run --no-sync python -m tongpin.triage.train --if-stale >&2)
+
 "$ROOT/deploy/local/servers.sh" install

@@ -66,7 +66,8 @@ async def test_concern_raised_in_intake_appears_in_queue_with_reasons(
     item = next(i for i in queue.json()["items"] if i["concern_id"] == concern_id)
     assert item["category"] == decided["category"] == "service_complaint" and item["route"] == "oversight"
     assert item["ruleset_version"] == 1 and item["rule_ids"]
-    assert item["reasons"] and all("规则" in r for r in item["reasons"])
+    assert item["reasons"] and all("规则" in r or "模型" in r for r in item["reasons"])
+    assert item["judgment_version"] == f"r1-m{item['model_version']}"
     triaged = await event_capture.wait_for_type("concern.triaged")
     assert triaged[0].data["concern_id"] == concern_id
     # Triage keeps the decision, never the words: not the text, not a quoted fragment of it.

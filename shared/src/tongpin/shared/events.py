@@ -151,6 +151,9 @@ class ConcernTriaged(EventData):
     assignee_role: StaffRole | None = None
     assignee_id: Id | None = None
     ruleset_version: int = Field(ge=1)
+    # The judgment is the rule set and the model together: r<ruleset>-m<model> (r<ruleset> without a model).
+    model_version: int | None = Field(default=None, ge=1)
+    judgment_version: Id | None = None
     rule_ids: list[Id] = []
     crisis: bool = False
     overridden: bool = False

@@ -24,10 +24,10 @@ def health_router() -> APIRouter:
         runtime: ServiceRuntime = request.app.state.runtime
         checks = {"database": await _check_database(runtime), "broker": runtime.broker_connected()}
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": checks}
+        # Reports say what the service runs on (a degraded part keeps working on its last good state).
+        body.update({name: report() for name, report in runtime.reports.items()})
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return router
 

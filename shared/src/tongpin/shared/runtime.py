@@ -77,6 +77,8 @@ class ServiceRuntime:
         self.keeper: DeadLetterKeeper | None = None
         self._background: list[asyncio.Task[Any]] = []
         self.extras: dict[str, Any] = {}
+        # Named reports /readyz shows beside its checks: what a service runs on, and whether it is degraded.
+        self.reports: dict[str, Callable[[], dict[str, Any]]] = {}
 
     def broker_connected(self) -> bool:
         return self.connection is not None and self.connection.connected.is_set() and not self.connection.is_closed

@@ -18,10 +18,11 @@ from tongpin.shared.edge import MAX_OFFSET, MAX_VERSION
 from tongpin.shared.events import Category, ChannelKind, Id, RiskFlag, Route, Severity, StaffRole
 from tongpin.shared.problems import NotFound
 from tongpin.shared.runtime import ServiceRuntime
-from tongpin.triage import handlers
+from tongpin.triage import handlers, judgments
 from tongpin.triage.domain.routing import officer_visible
 from tongpin.triage.repository import (
     DecisionRepository,
+    ModelRepository,
     RuleSetRepository,
     StaffRepository,
     ThemeRepository,
@@ -32,6 +33,10 @@ Overrider = Annotated[Principal, Depends(Roles("political_worker", "psychologist
 Exporter = Annotated[Principal, Depends(Roles("centre_coordinator", "admin"))]
 RuleEditor = Annotated[Principal, Depends(Roles("centre_coordinator", "admin"))]
 ThemeReader = Annotated[Principal, Depends(Roles("committee_member", "centre_coordinator", "admin"))]
+ModelProposer = Annotated[Principal, Depends(Roles("centre_coordinator", "admin", "system"))]
+ModelPublisher = Annotated[Principal, Depends(Roles("centre_coordinator"))]
+# Roles that may read what people wrote (as in intake): they alone see the model's n-grams.
+TEXT_READERS = frozenset({"political_worker", "psychologist", "centre_coordinator"})
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
@@ -61,6 +66,17 @@ class OverrideRead(BaseModel):
     version: int
 
 
+class ModelEvidenceRead(BaseModel):
+    model_version: int
+    category: str
+    category_probability: float
+    crisis_probability: float
+    crisis_threshold: float
+    category_ngrams: list[str] = []
+    crisis_ngrams: list[str] = []
+    source: str
+
+
 class DecisionRead(BaseModel):
     concern_id: str
     channel_id: str
@@ -75,8 +91,12 @@ class DecisionRead(BaseModel):
     assignee_role: StaffRole | None = None
     assignee_id: str | None = None
     ruleset_version: int
+    model_version: int | None = None
+    judgment_version: str | None = None
     rule_ids: list[str] = []
     reasons: list[str] = []
+    model_evidence: ModelEvidenceRead | None = Field(
+        default=None, description="the model's probabilities and strongest n-grams; only for roles that read messages")
     crisis: bool = False
     dismissed: bool = False
     merged_into: str | None = None
@@ -97,6 +117,8 @@ class DecisionRead(BaseModel):
         if not officer_visible(flags=doc.get("flags", ()), assignee_id=doc.get("assignee_id"),
                                staff_id=viewer.subject, roles=viewer.roles):
             shown.update(about_officer_id=None, subject_officer_id=None, officer_hidden=True)
+        if not viewer.has_any(TEXT_READERS):
+            shown["model_evidence"] = None
         return cls.model_validate(shown)
 
 
@@ -355,20 +377,21 @@ async def create_ruleset(
     body: Annotated[RuleSetCreate, Body()], runtime: Runtime, principal: RuleEditor,
 ) -> RuleSetRead:
     repo = RuleSetRepository(runtime.db)
-    doc = await handlers.create_ruleset_draft(rulesets=repo, document=body.text(), principal=principal)
+    doc = await judgments.create_ruleset_draft(rulesets=repo, document=body.text(), principal=principal)
     head = await repo.head()
     return _ruleset_read(doc, running=head["version"] if head else None, with_document=True)
 
 
 @rulesets_router.post("/{version}/publish", summary="Make a stored version the running one")
 async def publish_ruleset(version: Version, runtime: Runtime, principal: RuleEditor) -> RuleSetHeadRead:
-    head = await handlers.publish_ruleset(rulesets=RuleSetRepository(runtime.db), version=version, principal=principal)
+    head = await judgments.publish_version(store=RuleSetRepository(runtime.db), kind="rule set", version=version,
+                                           principal=principal)
     return _head_read(head)
 
 
 @rulesets_router.post("/restore", summary="Restore the version that ran before the current one")
 async def restore_ruleset(runtime: Runtime, principal: RuleEditor) -> RuleSetHeadRead:
-    head = await handlers.restore_ruleset(rulesets=RuleSetRepository(runtime.db), principal=principal)
+    head = await judgments.restore_version(store=RuleSetRepository(runtime.db), kind="rule set", principal=principal)
     return _head_read(head)
 
 
@@ -402,6 +425,143 @@ async def list_staff(runtime: Runtime, _: Exporter, limit: Limit = 50, offset: O
                       open_load=load.get(d["_id"], 0)) for d in docs]
 
 
+# --- models -------------------------------------------------------------------------------------
+
+models_router = APIRouter(prefix="/models", tags=["models"])
+
+
+class ModelCreate(BaseModel):
+    """A proposed model from the retraining command: its bytes, their checksum and its measured figures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    blob: str = Field(min_length=1, max_length=45_000_000, description="the model file, base64")
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    figures: dict[str, Any] = Field(default={}, description="figures per evaluation set, current beside proposed")
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    @field_validator("figures")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, ensure_ascii=False)) > 200_000:
+            raise ValueError("figures are larger than 200,000 characters")
+        return value
+
+
+class ModelRead(BaseModel):
+    version: int
+    name: str = ""
+    status: Literal["draft", "published", "discarded"]
+    source: str = ""
+    running: bool
+    sha256: str
+    size: int
+    created_at: datetime
+    created_by: str
+    published_at: datetime | None = None
+    discarded_at: datetime | None = None
+    discarded_by: str | None = None
+    note: str = ""
+    trained_on: int | None = None
+    features: int | None = None
+    crisis_recall_target: float | None = None
+    figures: dict[str, Any] = {}
+
+
+class ModelPage(BaseModel):
+    items: list[ModelRead]
+    running_version: int | None
+    total: int
+    limit: int
+    offset: int
+
+
+class ModelHeadRead(BaseModel):
+    running_version: int
+    previous_versions: list[int]
+    changed_at: datetime
+    changed_by: str
+
+
+def _model_read(doc: dict[str, Any], *, running: int | None) -> ModelRead:
+    meta = doc.get("meta") or {}
+    return ModelRead(
+        version=doc["_id"], name=doc.get("name", ""), status=doc.get("status", "draft"), source=doc.get("source", ""),
+        running=doc["_id"] == running, sha256=doc["sha256"], size=doc.get("size", 0), created_at=doc["created_at"],
+        created_by=doc.get("created_by", ""), published_at=doc.get("published_at"),
+        discarded_at=doc.get("discarded_at"), discarded_by=doc.get("discarded_by"), note=doc.get("note", ""),
+        trained_on=meta.get("trained_on"), features=meta.get("features"),
+        crisis_recall_target=meta.get("crisis_recall_target"), figures=doc.get("figures") or {},
+    )
+
+
+def _model_head_read(head: dict[str, Any]) -> ModelHeadRead:
+    return ModelHeadRead(running_version=head["version"], previous_versions=head.get("history", []),
+                         changed_at=head["changed_at"], changed_by=head.get("changed_by", ""))
+
+
+@models_router.get("", summary="Stored model versions, newest first (figures beside each)")
+async def list_models(runtime: Runtime, _: Staff, limit: Limit = 50, offset: Offset = 0) -> ModelPage:
+    repo = ModelRepository(runtime.db)
+    head = await repo.head()
+    running = head["version"] if head else None
+    items, total = await repo.page(limit=limit, offset=offset)
+    return ModelPage(items=[_model_read(d, running=running) for d in items], running_version=running, total=total,
+                     limit=limit, offset=offset)
+
+
+@models_router.get("/current", summary="The running model")
+async def current_model(runtime: Runtime, _: Staff) -> ModelRead:
+    repo = ModelRepository(runtime.db)
+    head = await repo.head()
+    if head is None:
+        raise NotFound("model", "current")
+    doc = await repo.get(head["version"], bulky=False)
+    if doc is None:
+        raise NotFound("model version", str(head["version"]))
+    return _model_read(doc, running=head["version"])
+
+
+@models_router.get("/{version}", summary="One model version with its figures")
+async def get_model(version: Version, runtime: Runtime, _: Staff) -> ModelRead:
+    repo = ModelRepository(runtime.db)
+    doc = await repo.get(version, bulky=False)
+    if doc is None:
+        raise NotFound("model version", str(version))
+    head = await repo.head()
+    return _model_read(doc, running=head["version"] if head else None)
+
+
+@models_router.post("", status_code=201, summary="Propose a retrained model (a draft: it runs only once published)")
+async def propose_model(body: ModelCreate, runtime: Runtime, principal: ModelProposer) -> ModelRead:
+    repo = ModelRepository(runtime.db)
+    doc = await judgments.create_model_draft(models=repo, blob_base64=body.blob, sha256=body.sha256,
+                                             figures=body.figures, note=body.note, principal=principal)
+    head = await repo.head()
+    return _model_read(doc, running=head["version"] if head else None)
+
+
+@models_router.post("/{version}/publish", summary="Run a proposed model (centre coordinator)")
+async def publish_model(version: Version, runtime: Runtime, principal: ModelPublisher) -> ModelHeadRead:
+    head = await judgments.publish_version(store=ModelRepository(runtime.db), kind="model", version=version,
+                                           principal=principal)
+    return _model_head_read(head)
+
+
+@models_router.post("/{version}/discard", summary="Set a proposed model aside for good (centre coordinator)")
+async def discard_model(version: Version, runtime: Runtime, principal: ModelPublisher) -> ModelRead:
+    repo = ModelRepository(runtime.db)
+    doc = await judgments.discard_model(models=repo, version=version, principal=principal)
+    head = await repo.head()
+    return _model_read(doc, running=head["version"] if head else None)
+
+
+@models_router.post("/restore", summary="Run the model that ran before the current one (centre coordinator)")
+async def restore_model(runtime: Runtime, principal: ModelPublisher) -> ModelHeadRead:
+    head = await judgments.restore_version(store=ModelRepository(runtime.db), kind="model", principal=principal)
+    return _model_head_read(head)
+
+
 def routers() -> list[APIRouter]:
     """Every router of the service, in the order the OpenAPI document lists them."""
-    return [decisions_router, rulesets_router, themes_router]
+    return [decisions_router, rulesets_router, models_router, themes_router]

@@ -6,13 +6,20 @@ from fastapi import FastAPI
 
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
-from tongpin.triage import api, consumers, handlers, repository
+from tongpin.triage import api, consumers, judgments, repository
 from tongpin.triage.domain import warm_up
 from tongpin.triage.settings import TriageSettings
 
 
 async def _prepare(runtime: ServiceRuntime) -> None:
-    await handlers.ensure_default_ruleset(rulesets=repository.RuleSetRepository(runtime.db))
+    await judgments.ensure_default_ruleset(rulesets=repository.RuleSetRepository(runtime.db))
+    models = repository.ModelRepository(runtime.db)
+    settings = runtime.settings
+    path = settings.model_path if isinstance(settings, TriageSettings) else judgments.PACKAGED_MODEL
+    await judgments.ensure_default_model(models=models, path=path)
+    modelbook = consumers.modelbook(runtime)
+    await modelbook.current()  # load the running model now, not on the first message
+    runtime.reports["judgment"] = modelbook.report
     warm_up()
 
 

@@ -10,9 +10,11 @@ from tongpin.shared.events import CaseAssigned, CaseOpened, CaseReopened, CaseRe
 from tongpin.shared.messaging.consumer import Handler
 from tongpin.shared.runtime import ServiceRuntime
 from tongpin.triage import handlers as h
+from tongpin.triage.judgments import ModelBook, RuleBook
 from tongpin.triage.repository import (
     ClusterRepository,
     DecisionRepository,
+    ModelRepository,
     RuleSetRepository,
     StaffRepository,
     ThemeRepository,
@@ -20,17 +22,29 @@ from tongpin.triage.repository import (
 from tongpin.triage.settings import TriageSettings
 
 
+def rulebook(runtime: ServiceRuntime) -> RuleBook:
+    """The service's one rule book (parsed rule sets are kept per process)."""
+    book: RuleBook = runtime.extras.setdefault("rulebook", RuleBook(repo=RuleSetRepository(runtime.db)))
+    return book
+
+
+def modelbook(runtime: ServiceRuntime) -> ModelBook:
+    """The service's one model book (the loaded model is kept per process)."""
+    book: ModelBook = runtime.extras.setdefault("modelbook", ModelBook(repo=ModelRepository(runtime.db)))
+    return book
+
+
 def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
     db = runtime.db
     settings = runtime.settings if isinstance(runtime.settings, TriageSettings) else TriageSettings()
     decisions, staff, clusters = DecisionRepository(db), StaffRepository(db), ClusterRepository(db)
     themes = ThemeRepository(db)
-    rulebook = runtime.extras.setdefault("rulebook", h.RuleBook(repo=RuleSetRepository(db)))
+    rules, models = rulebook(runtime), modelbook(runtime)
 
     async def on_concern_raised(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, ConcernRaised)
-        await h.triage_concern(decisions=decisions, rulebook=rulebook, staff=staff, clusters=clusters,
-                               themes=themes, settings=settings, event=event, concern=data)
+        await h.triage_concern(decisions=decisions, rulebook=rules, modelbook=models, staff=staff,
+                               clusters=clusters, themes=themes, settings=settings, event=event, concern=data)
 
     async def on_staff_updated(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, StaffUpdated)

@@ -1,4 +1,9 @@
-"""Score a rule set against a labelled set: ``python -m tongpin.triage.evaluate [--file path]``."""
+"""Score triage's judgment (rules and model) on labelled sets: ``python -m tongpin.triage.evaluate``.
+
+Blind sets (``eval/blind/``) are scored with ``--blind``: each set once per judgment version, the
+figures appended to ``eval/scores.jsonl``; their misses are never printed (reading them would make
+the set seen). ``--cv`` reports cross-validated figures on the labelled corpus.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from tongpin.shared.events import CATEGORIES
-from tongpin.triage.domain import RuleSet, classify, default_ruleset, parse_ruleset, warm_up
+from tongpin.triage.domain import RuleSet, default_ruleset, parse_ruleset, warm_up
+from tongpin.triage.domain.judgment import judge, judgment_version
+from tongpin.triage.domain.model import Model, checksum
 
 # The labelled sets live in the source tree (services/triage/eval), not in the installed package.
 EVAL_DIR = Path(__file__).resolve().parents[3] / "eval"
+BLIND_DIR = EVAL_DIR / "blind"
+SCORES = EVAL_DIR / "scores.jsonl"
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ class Report:
     crisis_precision: float
     crisis_support: int
     dismissed_accuracy: float
+    chatter_recall: float
+    chatter_support: int
+    wrongly_dismissed: int
     flag_recall: float
     flag_precision: float
     messages_per_second: float
@@ -64,17 +76,22 @@ def _ratio(num: int, den: int) -> float:
     return num / den if den else 0.0
 
 
-def evaluate(records: Iterable[Mapping[str, Any]], ruleset: RuleSet) -> Report:
-    """Classify every labelled record and compare with its labels."""
+def evaluate(records: Iterable[Mapping[str, Any]], ruleset: RuleSet, model: Model | None = None) -> Report:
+    """Judge every labelled record (rules, and the model when given) and compare with its labels."""
     rows = list(records)
     started = time.perf_counter()
-    results = [classify(str(r["text"]), str(r["channel_kind"]), ruleset) for r in rows]
+    results = [judge(str(r["text"]), str(r["channel_kind"]), ruleset, model).decision for r in rows]
     elapsed = time.perf_counter() - started
+    return compare(rows, results, elapsed=elapsed)
+
+
+def compare(rows: list[Mapping[str, Any]], results: list[Any], *, elapsed: float = 0.0) -> Report:
+    """Compare decisions with the labels of the same rows."""
     confusion = {gold: dict.fromkeys(CATEGORIES, 0) for gold in CATEGORIES}
     misses: list[Miss] = []
     crisis_tp = crisis_fp = crisis_fn = 0
     flag_tp = flag_fp = flag_fn = 0
-    dismissed_ok = 0
+    dismissed_ok = chatter_hit = chatter_support = wrongly_dismissed = 0
     for row, result in zip(rows, results, strict=True):
         gold = str(row["category"])
         confusion[gold][result.category] += 1
@@ -86,7 +103,11 @@ def evaluate(records: Iterable[Mapping[str, Any]], ruleset: RuleSet) -> Report:
         flag_tp += len(gold_flags & set(result.flags))
         flag_fp += len(set(result.flags) - gold_flags)
         flag_fn += len(gold_flags - set(result.flags))
-        dismissed_ok += bool(row.get("dismissed", False)) == result.dismissed
+        gold_dismissed = bool(row.get("dismissed", False))
+        dismissed_ok += gold_dismissed == result.dismissed
+        chatter_support += gold_dismissed
+        chatter_hit += gold_dismissed and result.dismissed
+        wrongly_dismissed += (not gold_dismissed) and result.dismissed
         if gold != result.category or gold_crisis != result.crisis:
             misses.append(Miss(
                 text=str(row["text"]), channel_kind=str(row["channel_kind"]), expected=gold,
@@ -114,6 +135,9 @@ def evaluate(records: Iterable[Mapping[str, Any]], ruleset: RuleSet) -> Report:
         crisis_precision=_ratio(crisis_tp, crisis_tp + crisis_fp),
         crisis_support=crisis_tp + crisis_fn,
         dismissed_accuracy=_ratio(dismissed_ok, len(rows)),
+        chatter_recall=_ratio(chatter_hit, chatter_support),
+        chatter_support=chatter_support,
+        wrongly_dismissed=wrongly_dismissed,
         flag_recall=_ratio(flag_tp, flag_tp + flag_fn),
         flag_precision=_ratio(flag_tp, flag_tp + flag_fp),
         messages_per_second=len(rows) / elapsed if elapsed > 0 else float("inf"),
@@ -147,6 +171,8 @@ def format_report(report: Report, *, show_misses: bool = False) -> str:
         f"risk-flag recall:    {report.flag_recall:.3f}",
         f"risk-flag precision: {report.flag_precision:.3f}",
         f"dismissed accuracy:  {report.dismissed_accuracy:.3f}",
+        f"chatter dismissed:   {report.chatter_recall:.3f}  (n={report.chatter_support}; "
+        f"concerns wrongly dismissed: {report.wrongly_dismissed})",
         f"throughput:          {report.messages_per_second:,.0f} messages/s",
     ]
     if show_misses:
@@ -159,18 +185,98 @@ def format_report(report: Report, *, show_misses: bool = False) -> str:
     return "\n".join(lines)
 
 
+def figures(report: Report) -> dict[str, Any]:
+    """The headline figures of a report, as recorded in scores.jsonl and the eval README."""
+    return {
+        "n": report.total, "macro_f1": round(report.macro_f1, 3), "accuracy": round(report.accuracy, 3),
+        "crisis_recall": round(report.crisis_recall, 3), "crisis_precision": round(report.crisis_precision, 3),
+        "crisis_n": report.crisis_support, "chatter_dismissed": round(report.chatter_recall, 3),
+        "chatter_n": report.chatter_support, "wrongly_dismissed": report.wrongly_dismissed,
+        "flag_recall": round(report.flag_recall, 3), "flag_precision": round(report.flag_precision, 3),
+        "messages_per_second": round(report.messages_per_second),
+    }
+
+
+def load_model(path: Path | None) -> Model | None:
+    """A model file (checked against the .sha256 beside it when there is one), or None."""
+    if path is None:
+        return None
+    blob = path.read_bytes()
+    digest = path.with_suffix(".sha256")
+    expected = digest.read_text(encoding="utf-8").strip() if digest.exists() else None
+    return Model.from_bytes(blob, expected_checksum=expected)
+
+
+def already_scored(set_name: str, judgment: str, model_sha: str | None) -> bool:
+    if not SCORES.exists():
+        return False
+    for line in SCORES.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row["set"] == set_name and row["judgment"] == judgment and row.get("model_sha256") == model_sha:
+                return True
+    return False
+
+
+def score_blind(ruleset: RuleSet, model: Model | None, *, note: str = "") -> list[dict[str, Any]]:
+    """Score every blind set not yet scored with this judgment; append the figures to scores.jsonl."""
+    judgment = judgment_version(ruleset.version, model.version if model else None)
+    model_sha = checksum(model.to_bytes()) if model else None
+    recorded = []
+    for path in sorted(BLIND_DIR.glob("*.jsonl")):
+        if already_scored(path.stem, judgment, model_sha):
+            print(f"{path.stem}: already scored with {judgment} (model {str(model_sha)[:12]}); not scored again")
+            continue
+        report = evaluate(load_records(path), ruleset, model)
+        row = {"set": path.stem, "judgment": judgment, "model_sha256": model_sha,
+               "scored_at": time.strftime("%Y-%m-%d"), **figures(report)}
+        if note:
+            row["note"] = note
+        with SCORES.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        recorded.append(row)
+        print(json.dumps(row, ensure_ascii=False))
+    return recorded
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description="Evaluate the triage rules on a labelled set.")
+    from tongpin.triage.train import PACKAGED  # training needs scikit-learn; only load it here
+
+    parser = argparse.ArgumentParser(description="Evaluate triage's judgment on a labelled set.")
     parser.add_argument("--file", type=Path, default=EVAL_DIR / "labelled.jsonl", help="JSON-lines labelled set")
     parser.add_argument("--ruleset", type=Path, help="rule-set JSON (default: the packaged one)")
-    parser.add_argument("--misses", action="store_true", help="list misclassified messages with reasons")
+    parser.add_argument("--model", type=Path, default=PACKAGED, help="model file (default: the packaged one)")
+    parser.add_argument("--rules-only", action="store_true", help="judge with the rules alone")
+    parser.add_argument("--misses", action="store_true", help="list misjudged messages with reasons")
+    parser.add_argument("--blind", action="store_true",
+                        help="score every blind set once for this judgment and record the figures")
+    parser.add_argument("--cv", action="store_true", help="cross-validated figures on the labelled corpus")
+    parser.add_argument("--note", default="", help="a note recorded with --blind figures")
     args = parser.parse_args(argv)
     ruleset = parse_ruleset(args.ruleset.read_text(encoding="utf-8")) if args.ruleset else default_ruleset()
-    records = load_records(args.file)
     warm_up()  # jieba loads in about a second; keep that out of the throughput figure
-    report = evaluate(records, ruleset)
-    print(f"file: {args.file}  ruleset version: {ruleset.version}")
+    if args.cv:
+        from tongpin.triage.train import cross_validate
+
+        report = cross_validate(load_records(args.file), ruleset)
+        print(f"cross-validated on {args.file}: rule set {ruleset.version} + a model trained per fold")
+        print(format_report(report))
+        return 0
+    if not args.rules_only and not args.model.exists():
+        print(f"no model at {args.model}: build it with `python -m tongpin.triage.train`", file=sys.stderr)
+        return 2
+    model = None if args.rules_only else load_model(args.model)
+    if args.blind:
+        score_blind(ruleset, model, note=args.note)
+        return 0
+    if args.misses and args.file.resolve().parent == BLIND_DIR.resolve():
+        print("refusing to print the misses of a blind set: reading them makes it seen. Move it to eval/seen/ "
+              "first (and say so in the eval README).", file=sys.stderr)
+        return 2
+    records = load_records(args.file)
+    report = evaluate(records, ruleset, model)
+    print(f"file: {args.file}  judgment: {judgment_version(ruleset.version, model.version if model else None)}")
     print(format_report(report, show_misses=args.misses))
     return 0
 

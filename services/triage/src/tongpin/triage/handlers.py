@@ -21,7 +21,9 @@ from tongpin.shared.events import (
 )
 from tongpin.shared.logging import get_logger
 from tongpin.shared.problems import Conflict, Invalid, NotFound, Problem
-from tongpin.triage.domain import Classification, RuleSet, RuleSetError, assignee_role_for, classify, parse_ruleset
+from tongpin.triage.domain import Classification, RuleSet, assignee_role_for
+from tongpin.triage.domain.judgment import Judgment, judge, judgment_version
+from tongpin.triage.domain.model import Model
 from tongpin.triage.domain.routing import (
     SEVERITY_RANK,
     StaffMember,
@@ -34,12 +36,10 @@ from tongpin.triage.domain.routing import (
     subject_officer,
     theme_id_for,
 )
-from tongpin.triage.domain.ruleset import default_ruleset
+from tongpin.triage.judgments import ModelBook, RuleBook
 from tongpin.triage.repository import (
-    HEAD_ID,
     ClusterRepository,
     DecisionRepository,
-    RuleSetRepository,
     StaffRepository,
     ThemeRepository,
 )
@@ -55,116 +55,20 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class RuleBook:
-    """The running rule set, read from the database per decision and parsed once per version."""
-
-    def __init__(self, *, repo: RuleSetRepository) -> None:
-        self._repo = repo
-        self._parsed: dict[int, RuleSet] = {}
-
-    async def current(self) -> RuleSet:
-        """The rule set decisions use now."""
-        head = await self._repo.head()
-        if head is None:
-            return default_ruleset()
-        version = int(head["version"])
-        if version not in self._parsed:
-            stored = await self._repo.get(version)
-            if stored is None:
-                return default_ruleset()
-            self._parsed[version] = parse_ruleset(stored["document"]).with_version(version)
-        return self._parsed[version]
-
-
-# --- rule sets ---------------------------------------------------------------------------------
-
-
-async def ensure_default_ruleset(*, rulesets: RuleSetRepository) -> None:
-    """Store the packaged rule set as version 1 and make it the running one, unless a version already runs."""
-    packaged = default_ruleset()
-    now = datetime.now(UTC)
-    await rulesets.insert({
-        "_id": packaged.version, "name": packaged.name, "description": packaged.description,
-        "document": packaged.to_json(), "status": "published", "created_at": now, "created_by": "system",
-        "published_at": now, "rule_count": len(packaged.rules),
-    })
-    await rulesets.create_head({"_id": HEAD_ID, "version": packaged.version, "history": [], "seq": 0,
-                                "changed_at": now, "changed_by": "system"})
-
-
-async def create_ruleset_draft(*, rulesets: RuleSetRepository, document: str, principal: Principal) -> dict[str, Any]:
-    """Validate a rule-set document and store it as the next version's draft; the running version is untouched."""
-    try:
-        parsed = parse_ruleset(document)
-    except RuleSetError as exc:
-        raise Problem(
-            422, f"document: 规则集无效（{len(exc.errors)} 处问题）", title="Invalid rule set",
-            errors=[{"field": "document", "line": line, "reason": reason} for line, reason in exc.errors],
-        ) from None
-    for _ in range(5):
-        version = await rulesets.latest_version() + 1
-        stored = parsed.with_version(version)
-        doc = {
-            "_id": version, "name": stored.name, "description": stored.description, "document": stored.to_json(),
-            "status": "draft", "created_at": datetime.now(UTC), "created_by": principal.subject,
-            "rule_count": len(stored.rules),
-        }
-        if await rulesets.insert(doc):
-            return doc
-    raise Conflict("another draft was stored at the same moment; try again")
-
-
-async def publish_ruleset(*, rulesets: RuleSetRepository, version: int, principal: Principal) -> dict[str, Any]:
-    """Make a stored version the running one; the one it replaces can be restored."""
-    stored = await rulesets.get(version)
-    if stored is None:
-        raise NotFound("rule set version", str(version))
-    head = await rulesets.head()
-    if head is None:
-        raise Conflict("no running rule set yet; the service is still starting")
-    if head["version"] == version:
-        return head
-    now = datetime.now(UTC)
-    moved = await rulesets.move_head(expected_seq=head["seq"], update={"$set": {
-        "version": version, "history": [*head.get("history", []), head["version"]],
-        "changed_at": now, "changed_by": principal.subject,
-    }})
-    if moved is None:
-        raise Conflict("the running rule set changed meanwhile; reload and try again")
-    await rulesets.mark(version, {"status": "published", "published_at": now, "published_by": principal.subject})
-    log.info("ruleset.published", version=version, previous=head["version"], by=principal.subject)
-    return moved
-
-
-async def restore_ruleset(*, rulesets: RuleSetRepository, principal: Principal) -> dict[str, Any]:
-    """Go back to the version that ran before the current one."""
-    head = await rulesets.head()
-    if head is None or not head.get("history"):
-        raise Conflict("there is no previous rule set version to restore")
-    history = list(head["history"])
-    previous = history.pop()
-    moved = await rulesets.move_head(expected_seq=head["seq"], update={"$set": {
-        "version": previous, "history": history, "changed_at": datetime.now(UTC), "changed_by": principal.subject,
-        "restored_from": head["version"],
-    }})
-    if moved is None:
-        raise Conflict("the running rule set changed meanwhile; reload and try again")
-    log.info("ruleset.restored", version=previous, replaced=head["version"], by=principal.subject)
-    return moved
-
-
 # --- concerns ----------------------------------------------------------------------------------
 
 
-def _classify_safely(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
+def _judge_safely(text: str, channel_kind: str, ruleset: RuleSet, model: Model | None) -> Judgment:
     try:
-        return classify(text, channel_kind, ruleset)
+        return judge(text, channel_kind, ruleset, model)
     except Exception as exc:  # a decision for every concern, whatever its text
-        log.warning("triage.classify_failed", error=repr(exc))
-        return Classification(
+        log.warning("triage.judge_failed", error=repr(exc))
+        fallback = Classification(
             category="other", severity="low", flags=(), route="answer_online", dismissed=False, crisis=False,
             rule_ids=(), ruleset_version=ruleset.version, explanation=("文本无法自动研判，请人工查看",),
         )
+        return Judgment(decision=fallback, rules=fallback, evidence=None,
+                        version=judgment_version(ruleset.version, None))
 
 
 async def _cluster(
@@ -219,8 +123,9 @@ async def _pool(staff: StaffRepository, role: str | None) -> tuple[list[StaffMem
 
 
 async def triage_concern(
-    *, decisions: DecisionRepository, rulebook: RuleBook, staff: StaffRepository, clusters: ClusterRepository,
-    themes: ThemeRepository, settings: TriageSettings, event: CloudEvent, concern: ConcernRaised,
+    *, decisions: DecisionRepository, rulebook: RuleBook, modelbook: ModelBook, staff: StaffRepository,
+    clusters: ClusterRepository, themes: ThemeRepository, settings: TriageSettings, event: CloudEvent,
+    concern: ConcernRaised,
 ) -> bool:
     """Decide on a raised concern and announce it; the text is read here and never stored."""
     existing = await decisions.get(concern.concern_id)
@@ -230,7 +135,9 @@ async def triage_concern(
             await staff.add_work(concern.concern_id, assignee_id=existing["assignee_id"], at=existing["triaged_at"])
         return False
     ruleset = await rulebook.current()
-    result = _classify_safely(concern.text, concern.channel_kind, ruleset)
+    model = await modelbook.current()
+    judgment = _judge_safely(concern.text, concern.channel_kind, ruleset, model)
+    result = judgment.decision
     sent_at = _utc(concern.sent_at)
     now = datetime.now(UTC)
     officer = subject_officer(channel_kind=concern.channel_kind, about_officer_id=concern.about_officer_id,
@@ -259,6 +166,8 @@ async def triage_concern(
         unit=concern.unit, about_officer_id=concern.about_officer_id, category=result.category,  # type: ignore[arg-type]
         severity=result.severity, flags=list(result.flags), route=result.route,  # type: ignore[arg-type]
         assignee_role=role, assignee_id=assignee, ruleset_version=ruleset.version,  # type: ignore[arg-type]
+        model_version=judgment.evidence.model_version if judgment.evidence else None,
+        judgment_version=judgment.version,
         rule_ids=list(result.rule_ids), crisis=crisis, theme_id=theme_id, triaged_at=now, raised_at=sent_at,
     )
     trace = child_traceparent(event.traceparent)
@@ -287,6 +196,8 @@ async def triage_concern(
         "origin": concern.origin,
         "dismissed": result.dismissed,
         "reasons": list(result.explanation),
+        # The model's probabilities and strongest n-grams: shown only to roles that may read the message.
+        "model_evidence": judgment.evidence.as_doc() if judgment.evidence else None,
         "merged_into": merged_into,
         "severity_rank": SEVERITY_RANK[result.severity],
         "raised_at": sent_at,
@@ -334,8 +245,19 @@ async def override_decision(
         if role is None:
             raise Invalid("assignee_id", f"{requested['assignee_id']} does not work the {route} route")
         requested["assignee_role"] = role
+    merged = {**decision, **requested}
+    if is_crisis(severity=merged["severity"], flags=merged.get("flags", [])) and not decision.get("crisis"):
+        # Whatever makes a concern a crisis — rules, model or a person — it goes to a psychologist, the
+        # on-call one first, unless the coordinator overriding named a psychologist themselves.
+        route = requested["route"] = "psych_support"
+        named = requested.get("assignee_id")
+        person = await staff.get(named) if named else None
+        if person is None or "psychologist" not in person.get("roles", ()):
+            pool, load = await _pool(staff, "psychologist")
+            requested["assignee_id"] = pick_assignee(pool, role="psychologist", load=load, crisis=True)
+        requested["assignee_role"] = "psychologist"
     if route != decision["route"]:
-        if "assignee_id" not in requested:
+        if requested.get("assignee_id") is None:
             pool, load = await _pool(staff, requested["assignee_role"])
             requested["assignee_id"] = pick_assignee(pool, role=requested["assignee_role"], load=load)
     diff = diff_override(decision, requested)
@@ -357,8 +279,9 @@ async def override_decision(
         concern_id=concern_id, channel_id=after["channel_id"], channel_kind=after["channel_kind"], unit=after["unit"],
         about_officer_id=after["about_officer_id"], category=after["category"], severity=after["severity"],
         flags=after["flags"], route=after["route"], assignee_role=after["assignee_role"],
-        assignee_id=after["assignee_id"], ruleset_version=after["ruleset_version"], rule_ids=after["rule_ids"],
-        crisis=crisis, overridden=True, theme_id=after.get("theme_id"), triaged_at=now,
+        assignee_id=after["assignee_id"], ruleset_version=after["ruleset_version"],
+        model_version=after.get("model_version"), judgment_version=after.get("judgment_version"),
+        rule_ids=after["rule_ids"], crisis=crisis, overridden=True, theme_id=after.get("theme_id"), triaged_at=now,
         raised_at=after.get("raised_at"),
     )
     events = []

@@ -16,6 +16,8 @@ from tongpin.shared.messaging.outbox import OUTBOX_FIELDS, stage, with_outbox
 DECISIONS = "decisions"
 RULESETS = "rulesets"
 RULESET_HEAD = "ruleset_head"
+MODELS = "models"
+MODEL_HEAD = "model_head"
 STAFF = "staff"
 WORKLOAD = "workload"
 CLUSTERS = "clusters"
@@ -26,12 +28,13 @@ HEAD_ID = "head"
 INDEXES = {
     DECISIONS: [
         IndexModel([("severity_rank", ASCENDING), ("raised_at", ASCENDING)], name="queue_order"),
-        IndexModel([("open", ASCENDING), ("severity_rank", ASCENDING), ("raised_at", ASCENDING)],
-                   name="open_queue_order"),
+        IndexModel([("open", ASCENDING), ("crisis", DESCENDING), ("severity_rank", ASCENDING),
+                    ("raised_at", ASCENDING)], name="open_crisis_queue_order"),
         IndexModel([("unit", ASCENDING), ("category", ASCENDING), ("raised_at", ASCENDING)], name="unit_category"),
         IndexModel([("overridden", ASCENDING), ("triaged_at", ASCENDING)], name="overridden"),
     ],
     RULESETS: [IndexModel([("created_at", DESCENDING)], name="created_at")],
+    MODELS: [IndexModel([("sha256", ASCENDING)], name="sha256")],
     STAFF: [IndexModel([("roles", ASCENDING)], name="roles")],
     WORKLOAD: [
         IndexModel([("assignee_id", ASCENDING), ("open", ASCENDING)], name="assignee_open"),
@@ -77,9 +80,9 @@ class DecisionRepository:
         return result.modified_count == 1
 
     async def queue(self, *, filters: dict[str, Any], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        """Decisions matching the filters, highest severity first, then oldest."""
+        """Decisions matching the filters: crises first whatever their age, then by severity, then oldest."""
         cursor = self._decisions.find(filters, {"outbox": 0}).sort(
-            [("severity_rank", ASCENDING), ("raised_at", ASCENDING), ("_id", ASCENDING)]
+            [("crisis", DESCENDING), ("severity_rank", ASCENDING), ("raised_at", ASCENDING), ("_id", ASCENDING)]
         ).skip(offset).limit(limit)
         items = [_visible(doc) async for doc in cursor]
         return items, await self._decisions.count_documents(filters)
@@ -121,18 +124,23 @@ class DecisionRepository:
         return [doc async for doc in cursor]
 
 
-class RuleSetRepository:
-    """Stored rule-set versions and the pointer to the running one."""
+class _VersionStore:
+    """Numbered versions of a judgment part (rule sets, models) and the pointer to the running one."""
+
+    VERSIONS: str
+    HEAD: str
+    # The field too large to list with every version (the rule-set document, the model's bytes).
+    BULKY: str
 
     def __init__(self, database: AsyncDatabase[Any]) -> None:
-        self._versions = database[RULESETS]
-        self._head = database[RULESET_HEAD]
+        self._versions = database[self.VERSIONS]
+        self._head = database[self.HEAD]
 
     async def head(self) -> dict[str, Any] | None:
         return await self._head.find_one({"_id": HEAD_ID})
 
-    async def get(self, version: int) -> dict[str, Any] | None:
-        return await self._versions.find_one({"_id": version})
+    async def get(self, version: int, *, bulky: bool = True) -> dict[str, Any] | None:
+        return await self._versions.find_one({"_id": version}, None if bulky else {self.BULKY: 0})
 
     async def insert(self, document: dict[str, Any]) -> bool:
         try:
@@ -146,7 +154,7 @@ class RuleSetRepository:
         return int(docs[0]["_id"]) if docs else 0
 
     async def page(self, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        cursor = self._versions.find({}, {"document": 0}).sort("_id", DESCENDING).skip(offset).limit(limit)
+        cursor = self._versions.find({}, {self.BULKY: 0}).sort("_id", DESCENDING).skip(offset).limit(limit)
         return [doc async for doc in cursor], await self._versions.count_documents({})
 
     async def create_head(self, document: dict[str, Any]) -> bool:
@@ -166,6 +174,21 @@ class RuleSetRepository:
 
     async def mark(self, version: int, fields: dict[str, Any]) -> None:
         await self._versions.update_one({"_id": version}, {"$set": fields})
+
+
+class RuleSetRepository(_VersionStore):
+    """Stored rule-set versions and the pointer to the running one."""
+
+    VERSIONS, HEAD, BULKY = RULESETS, RULESET_HEAD, "document"
+
+
+class ModelRepository(_VersionStore):
+    """Stored model versions (their bytes, checksum and figures) and the pointer to the running one."""
+
+    VERSIONS, HEAD, BULKY = MODELS, MODEL_HEAD, "blob"
+
+    async def by_checksum(self, sha256: str) -> dict[str, Any] | None:
+        return await self._versions.find_one({"sha256": sha256}, {self.BULKY: 0})
 
 
 class StaffRepository:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from tongpin.shared.settings import ServiceSettings
+from tongpin.triage.judgments import PACKAGED_MODEL
 
 
 class TriageSettings(ServiceSettings):
@@ -13,3 +16,5 @@ class TriageSettings(ServiceSettings):
     # A category rising across this many distinct officers of one unit within the window is a theme.
     theme_window_seconds: float = 14 * 24 * 3600
     theme_min_officers: int = 3
+    # The model built at install; stored as a version at start-up (a staff-published model keeps running).
+    model_path: Path = PACKAGED_MODEL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tongpin.shared.events import SEVERITIES
@@ -45,6 +46,8 @@ class Classification:
     scores: dict[str, float] = field(default_factory=dict, compare=False)
     # The same explanation naming rules only, never the message's words: what triage stores and shows.
     explanation: tuple[str, ...] = ()
+    # The category a forcing rule decided, if one fired (the model cannot outvote it).
+    forced_category: str | None = None
 
 
 @dataclass
@@ -167,8 +170,11 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
     crisis = severity == "critical" or bool(CRISIS_FLAGS.intersection(flags))
     if crisis and severity_rank < SEVERITIES.index("high"):
         severity = "high"
-    route = _route(category=category, severity=severity, flags=flags, crisis=crisis,
-                   channel_kind=channel_kind, ruleset=ruleset)
+    forced = next((f.rule.category for f in firings if f.rule.force and f.rule.category), None)
+    if forced is not None:
+        category = forced
+    route = route_for(category=category, severity=severity, flags=flags, crisis=crisis,
+                      channel_kind=channel_kind, ruleset=ruleset)
     hit_reasons = [
         f"命中“{'”“'.join(f.terms[:3])}”（{f.rule.label or f.rule.category or f.rule.flag}）" for f in firings
     ]
@@ -181,7 +187,7 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
         category=category, severity=severity, flags=tuple(flags), route=route, dismissed=False,
         crisis=crisis, rule_ids=tuple(f.rule.id for f in [*firings, *denied, *idiom_hits]),
         ruleset_version=ruleset.version, reasons=tuple(ordered[: settings["max_reasons"]]), scores=scores,
-        explanation=_unique(hit_notes + notes, settings["max_reasons"]),
+        explanation=_unique(hit_notes + notes, settings["max_reasons"]), forced_category=forced,
     )
 
 
@@ -204,8 +210,8 @@ def _best_category(scores: dict[str, float], priority: list[str]) -> str:
     return max(scores, key=lambda code: (scores[code], -rank.get(code, len(rank))))
 
 
-def _route(
-    *, category: str, severity: str, flags: list[str], crisis: bool, channel_kind: str, ruleset: RuleSet
+def route_for(
+    *, category: str, severity: str, flags: Sequence[str], crisis: bool, channel_kind: str, ruleset: RuleSet
 ) -> str:
     """Where the concern goes; order matters: safety first, then oversight, then who can solve it."""
     settings = ruleset.settings

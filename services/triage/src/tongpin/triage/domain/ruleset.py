@@ -39,7 +39,7 @@ CUE_KINDS = ("negation", "negation_breakers", "reported", "reported_enders", "jo
 _ID = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
 _RULE_FIELDS = frozenset({
     "id", "kind", "label", "terms", "patterns", "category", "weight", "flag", "severity",
-    "channels", "negatable", "negated_weight", "ignore_in", "note",
+    "channels", "negatable", "negated_weight", "ignore_in", "note", "force",
 })
 _SETTINGS_DEFAULTS: dict[str, Any] = {
     "max_chars": 2000,
@@ -83,6 +83,9 @@ class Rule:
     negated_weight: float = 0.0
     ignore_in: tuple[str, ...] = ("reported", "joke")
     note: str = ""
+    # A forcing rule decides the category whatever the model says (a convention the corpus may not teach,
+    # such as 公积金 being pay_benefits rather than housing).
+    force: bool = False
     # One alternation for terms and patterns together: a rule is one regex scan per message.
     regex: re.Pattern[str] = field(compare=False, repr=False, default=re.compile(r"(?!)"))
 
@@ -113,6 +116,8 @@ class Rule:
             out["ignore_in"] = list(self.ignore_in)
         if self.note:
             out["note"] = self.note
+        if self.force:
+            out["force"] = True
         return out
 
 
@@ -405,6 +410,11 @@ def _parse_rule(
     negatable = raw.get("negatable", True)
     if not isinstance(negatable, bool):
         errors.append((at("negatable"), "negatable 必须是 true 或 false"))
+    force = raw.get("force", False)
+    if not isinstance(force, bool):
+        errors.append((at("force"), "force 必须是 true 或 false"))
+    elif force and (kind != "signal" or category is None):
+        errors.append((at("force"), "只有给出 category 的 signal 规则才能强制类别"))
     for key in ("label", "note"):
         if not isinstance(raw.get(key, ""), str):
             errors.append((at(key), f"{key} 必须是字符串"))
@@ -416,7 +426,7 @@ def _parse_rule(
         id=rule_id, kind=kind, label=raw.get("label", ""), terms=tuple(terms), patterns=tuple(patterns),
         category=category, weight=float(weight), flag=flag, severity=severity, channels=tuple(channels),
         negatable=negatable, negated_weight=float(negated_weight), ignore_in=tuple(ignore_in), note=raw.get("note", ""),
-        regex=re.compile("|".join(alternatives)),
+        force=bool(force), regex=re.compile("|".join(alternatives)),
     )
 
 

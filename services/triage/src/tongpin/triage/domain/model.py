@@ -16,6 +16,7 @@ import math
 import re
 import struct
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -165,11 +166,13 @@ class Model:
 
     def vector(self, feats: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Sparse tf-idf vector (rows, values) of a feature list: sublinear tf, idf, unit length."""
-        known = [index for index in map(self.vocabulary.get, feats) if index is not None]
-        if not known:
+        vocabulary = self.vocabulary
+        counted = [(vocabulary[f], n) for f, n in Counter(feats).items() if f in vocabulary]
+        if not counted:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        rows, counts = np.unique(np.asarray(known, dtype=np.int64), return_counts=True)
-        values = (1.0 + np.log(counts)) * self.idf[rows]
+        pairs = np.array(counted, dtype=np.int64)
+        rows = pairs[:, 0]
+        values = (1.0 + np.log(pairs[:, 1])) * self.idf[rows]
         norm = math.sqrt(float(values @ values))
         return rows, values / norm if norm else values
 
@@ -213,7 +216,9 @@ class Model:
             flag_probabilities=flag_ps,
             flags=tuple(code for code, p in flag_ps.items() if p >= self.flag_threshold),
             category_evidence=self._evidence(rows, values, gathered[:, slices[0].start + best], evidence),
-            crisis_evidence=self._evidence(rows, values, gathered[:, slices[1].start], evidence),
+            # What made a crisis is named when the model calls one; otherwise nobody reads it.
+            crisis_evidence=self._evidence(rows, values, gathered[:, slices[1].start], evidence)
+            if crisis_p >= self.crisis_threshold else (),
         )
 
     def _evidence(self, rows: np.ndarray, values: np.ndarray, column: np.ndarray,
@@ -222,19 +227,29 @@ class Model:
             return ()
         share = values * column
         # The strongest positive shares; n-grams of two or three characters read better than single ones,
-        # so a single character is named only when too few longer ones contributed.
+        # so a single character is named only when too few longer ones contributed. The channel marker
+        # explains nothing and is never named.
+        longer = self._longer[rows]
+        picked = self._top(share, (share > 0) & longer, limit)
+        if len(picked) < limit:
+            picked = np.concatenate([picked, self._top(share, (share > 0) & self._single[rows], limit - len(picked))])
         names = self.names
-        longer: list[Contribution] = []
-        single: list[Contribution] = []
-        for position in np.argsort(-share)[: limit * 6].tolist():
-            weight = float(share[position])
-            if weight <= 0 or len(longer) >= limit:
-                break
-            feat = names[int(rows[position])]
-            if feat.startswith("c:"):
-                (longer if len(feat) > 3 else single).append(Contribution(feature=feat, weight=weight))
-        picked = longer + single[: max(0, limit - len(longer))]
-        return tuple(sorted(picked, key=lambda c: -c.weight))
+        return tuple(Contribution(feature=names[int(rows[i])], weight=float(share[i])) for i in picked.tolist())
+
+    @staticmethod
+    def _top(share: np.ndarray, mask: np.ndarray, limit: int) -> np.ndarray:
+        candidates = np.flatnonzero(mask)
+        if len(candidates) > limit:
+            candidates = candidates[np.argpartition(-share[candidates], limit - 1)[:limit]]
+        return np.asarray(candidates[np.argsort(-share[candidates], kind="stable")])
+
+    @cached_property
+    def _longer(self) -> np.ndarray:
+        return np.array([f.startswith("c:") and len(f) > 3 for f in self.names], dtype=bool)
+
+    @cached_property
+    def _single(self) -> np.ndarray:
+        return np.array([f.startswith("c:") and len(f) == 3 for f in self.names], dtype=bool)
 
     @cached_property
     def names(self) -> list[str]:

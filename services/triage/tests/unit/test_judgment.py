@@ -23,7 +23,8 @@ from tongpin.triage.domain.model import (
 pytestmark = pytest.mark.unit
 
 CLASSES = ("housing", "mental_distress", "pay_benefits", "other", CHATTER)
-TABLE = [{"min_score": 0.0, "precision": 0.6}, {"min_score": 3.0, "precision": 0.8}, {"min_score": 5.0, "precision": 0.95}]
+TABLE = [{"min_score": 0.0, "precision": 0.6}, {"min_score": 3.0, "precision": 0.8},
+         {"min_score": 5.0, "precision": 0.95}]
 
 
 def tiny_model(*, version: int = 7, threshold: float = 0.2) -> Model:
@@ -57,7 +58,7 @@ def rules_for(text: str, channel: str = "officers") -> Classification:
     return classify(text, channel, default_ruleset())
 
 
-def decide(text: str, pred: Prediction, channel: str = "officers"):  # noqa: ANN201 - a Judgment
+def decide(text: str, pred: Prediction, channel: str = "officers"):
     return combine(rules_for(text, channel), pred, model=tiny_model(), ruleset=default_ruleset(),
                    channel_kind=channel)
 
@@ -168,7 +169,7 @@ class TestModelFile:
     @pytest.mark.parametrize("damage", [
         lambda b: b[:-7], lambda b: b + b"x", lambda b: b"junk" + b[4:], lambda b: b[:30],
     ])
-    def test_damaged_files_are_refused(self, damage) -> None:  # noqa: ANN001
+    def test_damaged_files_are_refused(self, damage) -> None:
         with pytest.raises(ModelError):
             Model.from_bytes(damage(tiny_model().to_bytes()))
 

@@ -135,3 +135,27 @@ async def test_webhook_posts_signed_notifications_once(counselling):
     expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert received[0].headers["x-tongpin-signature"] == expected
     assert json.loads(body)["kind"] == "crisis" and json.loads(body)["details"] == {"severity": "critical"}
+
+
+async def test_a_case_raised_to_crisis_moves_to_the_on_call_psychologist_who_is_told_at_once(counselling, event_capture):
+    worker = await counselling.add_staff("political_worker")
+    on_call = await counselling.add_staff("psychologist", on_call=True)
+    concern_id = await counselling.raise_concern(text="最近总觉得没意思", category="mental_distress", severity="medium",
+                                                 route="answer_online", assignee_id=worker["staff_id"])
+    case = await counselling.case(f"case-{concern_id}")
+    assert case["assignee_id"] == worker["staff_id"] and not case["crisis"]
+    # A person (or the model) made it a crisis; triage's escalation still names the worker who had it.
+    await counselling.publish(EscalationRaised(
+        concern_id=concern_id, channel_id="officers-unit-01", channel_kind="officers", category="mental_distress",
+        severity="critical", flags=[], assignee_id=worker["staff_id"], raised_at=datetime.now(UTC)), subject=concern_id)
+
+    async def moved():
+        case = await counselling.case(f"case-{concern_id}")
+        return case if case["assignee_id"] == on_call["staff_id"] else None
+
+    case = await eventually(moved)
+    assert case["crisis"] is True and case["assignee_role"] == "psychologist" and case["severity"] == "critical"
+    feed = await counselling.feed(on_call["staff_id"])
+    assert [n["kind"] for n in feed if n["case_id"] == case["case_id"]] == ["crisis"]
+    assigned = [e.data for e in event_capture.of_type("case.assigned") if e.data["case_id"] == case["case_id"]]
+    assert assigned[-1]["assignee_id"] == on_call["staff_id"]

@@ -244,6 +244,17 @@ async def coordinators(*, staff: StaffRepository) -> list[str]:
     return [doc["_id"] for doc in await staff.find({"roles": "centre_coordinator", "active": True})]
 
 
+async def crisis_psychologist(*, staff: StaffRepository, repo: CaseRepository, proposed: str | None) -> str | None:
+    """Who takes a crisis: the psychologist triage named if they still can, else the on-call one, else any."""
+    if proposed:
+        member = await staff.get(proposed)
+        if member is not None and "psychologist" in member.get("roles", ()) and member.get("active", True) \
+                and not member.get("on_leave", False):
+            return proposed
+    return (await pick_assignee(staff=staff, repo=repo, role="psychologist", on_call=True)
+            or await pick_assignee(staff=staff, repo=repo, role="psychologist"))
+
+
 async def pick_assignee(
     *, staff: StaffRepository, repo: CaseRepository, role: str, on_call: bool = False
 ) -> str | None:
@@ -336,7 +347,7 @@ async def open_case(
         crisis=crisis, first_response_due=due.first_response_due, resolution_due=due.resolution_due,
     )
     if crisis:
-        assignee_id = assignee_id or await pick_assignee(staff=staff, repo=repo, role="psychologist", on_call=True)
+        assignee_id = await crisis_psychologist(staff=staff, repo=repo, proposed=assignee_id)
         assignee_role = "psychologist"
     elif assignee_id is None and assignee_role in CASE_WORKER_ROLES:
         assignee_id = await pick_assignee(staff=staff, repo=repo, role=assignee_role)
@@ -445,19 +456,30 @@ async def record_crisis(
             flags=crisis.flags, trace=trace, webhook=webhook,
         )
         return
-    # The case was opened from triage's decision first: mark it a crisis and bring in the on-call psychologist.
-    assignee = crisis.assignee_id or await pick_assignee(staff=staff, repo=repo, role="psychologist", on_call=True)
+    # The case was opened before it was a crisis (from triage's first decision, or a person raised it to
+    # crisis since): mark it a crisis, bring in a psychologist — the on-call one unless one was named —
+    # and tell them now. Whatever route made the crisis, the same happens.
+    assignee = await crisis_psychologist(staff=staff, repo=repo, proposed=crisis.assignee_id)
 
     def apply(case: Case, _: dict[str, Any]) -> None:
         case.crisis = True
-        if assignee and not case.is_resolved:
+        if ev.SEVERITIES.index(crisis.severity) > ev.SEVERITIES.index(case.severity):
+            case.severity = crisis.severity
+        if assignee and not case.is_resolved and case.assignee_id != assignee:
             case.assign(assignee_id=assignee, assignee_role="psychologist", by=None, at=_now())
 
     mutation = await mutate_case(repo=repo, case_id=case_id, expected_version=None, apply=apply, trace=trace)
-    if mutation.case.assignee_id:
-        await notify(feed=feed, staff_id=mutation.case.assignee_id, kind="crisis", case_id=case_id,
-                     notification_id=f"crisis:{case_id}:{mutation.case.assignee_id}:open", webhook=webhook,
+    if mutation.case.is_resolved:
+        return
+    if assignee:
+        await notify(feed=feed, staff_id=assignee, kind="crisis", case_id=case_id,
+                     notification_id=f"crisis:{case_id}:{assignee}:{event.id}", webhook=webhook,
                      severity=mutation.case.severity)
+    else:
+        for coordinator in await coordinators(staff=staff):
+            await notify(feed=feed, staff_id=coordinator, kind="crisis_unassigned", case_id=case_id,
+                         notification_id=f"crisis_unassigned:{case_id}:{coordinator}:{event.id}", webhook=webhook,
+                         severity=mutation.case.severity)
 
 
 # --- need-to-know -----------------------------------------------------------------------------------

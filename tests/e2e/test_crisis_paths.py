@@ -87,7 +87,7 @@ class System:
 
 
 @pytest.fixture
-async def system(settings_env, clean_run, signing_key) -> AsyncIterator[System]:  # noqa: ANN001
+async def system(settings_env, clean_run, signing_key) -> AsyncIterator[System]:
     counselling_settings = settings_env(
         "counselling", jwt_private_key_pem=signing_key.private_pem, jwt_key_id=signing_key.kid,
         sealed_note_keys=f"e2e:{base64.b64encode(os.urandom(32)).decode()}", argon2_time_cost=1,

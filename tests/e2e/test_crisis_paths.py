@@ -144,7 +144,8 @@ async def test_override_to_critical_reassigns_to_the_on_call_psychologist_and_te
 
     overridden = await system.triage.post(
         f"/decisions/{concern_id}/overrides", headers=system.as_("centre_coordinator", sub="coord-1"),
-        json={"severity": "critical", "reason": "约谈中发现其有轻生念头，立即转心理危机干预", "version": decision["version"]})
+        json={"severity": "critical", "reason": "约谈中发现其有轻生念头，立即转心理危机干预",
+              "version": decision["version"]})
     assert overridden.status_code == 200, overridden.text
     after = overridden.json()
     assert after["crisis"] and after["route"] == "psych_support" and after["assignee_id"] == on_call

@@ -137,7 +137,7 @@ async def test_webhook_posts_signed_notifications_once(counselling):
     assert json.loads(body)["kind"] == "crisis" and json.loads(body)["details"] == {"severity": "critical"}
 
 
-async def test_a_case_raised_to_crisis_moves_to_the_on_call_psychologist_who_is_told_at_once(counselling, event_capture):
+async def test_a_case_raised_to_crisis_moves_to_the_on_call_psychologist_who_is_told(counselling, event_capture):
     worker = await counselling.add_staff("political_worker")
     on_call = await counselling.add_staff("psychologist", on_call=True)
     concern_id = await counselling.raise_concern(text="最近总觉得没意思", category="mental_distress", severity="medium",

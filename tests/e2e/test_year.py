@@ -19,7 +19,10 @@ from tongpin.oversight.app import create_app as create_oversight
 from tongpin.oversight.settings import OversightSettings
 from tongpin.shared.testing.services import delete_test_topology, running
 from tongpin.triage.app import create_app as create_triage
-from tongpin.triage.domain import classify, default_ruleset
+from tongpin.triage.domain import default_ruleset
+from tongpin.triage.domain.judgment import judge
+from tongpin.triage.evaluate import load_model
+from tongpin.triage.train import PACKAGED
 from tongpin.triage.settings import TriageSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "demo"))
@@ -44,14 +47,17 @@ YEARS = {
 
 
 def test_the_pool_says_what_triage_makes_of_it():
-    """Every curated text is classified as the pool records (and every misrouted one still misrouted)."""
-    ruleset = default_ruleset()
+    """Every curated text is judged as the pool records (and every misrouted one still misrouted).
+
+    The pool is written by deploy/demo/make_pool.py from the packaged judgment; run it after a change.
+    """
+    ruleset, model = default_ruleset(), load_model(PACKAGED)
     for kind, category, severity, flags, route, crisis, text in POOL:
-        got = classify(text, kind, ruleset)
+        got = judge(text, kind, ruleset, model).decision
         assert (got.category, got.severity, got.flags, got.route, got.crisis) == (
             category, severity, flags, route, crisis), text
     for kind, category, severity, flags, route, crisis, text, corrected in MISROUTED:
-        got = classify(text, kind, ruleset)
+        got = judge(text, kind, ruleset, model).decision
         assert (got.category, got.severity, got.flags, got.route, got.crisis) == (
             category, severity, flags, route, crisis), text
         assert corrected != got.category

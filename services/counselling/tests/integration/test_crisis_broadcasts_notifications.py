@@ -159,3 +159,28 @@ async def test_a_case_raised_to_crisis_moves_to_the_on_call_psychologist_who_is_
     assert [n["kind"] for n in feed if n["case_id"] == case["case_id"]] == ["crisis"]
     assigned = [e.data for e in event_capture.of_type("case.assigned") if e.data["case_id"] == case["case_id"]]
     assert assigned[-1]["assignee_id"] == on_call["staff_id"]
+
+
+async def test_an_unread_message_past_its_target_reaches_every_on_call_member_of_staff(counselling):
+    from tongpin.shared.events import ReadingOverdue
+
+    on_call_psy = await counselling.add_staff("psychologist", on_call=True)
+    on_call_worker = await counselling.add_staff("political_worker", on_call=True)
+    off_duty = await counselling.add_staff("psychologist")
+    now = datetime.now(UTC)
+    overdue = ReadingOverdue(concern_id=f"c-{uuid.uuid4().hex[:12]}", channel_kind="families", unit="unit-01",
+                             severity="high", crisis=True, target="crisis", received_at=now, due_at=now,
+                             overdue_at=now)
+    for _ in range(2):  # redelivered: still one notice each
+        await counselling.publish(overdue, subject=overdue.concern_id)
+
+    async def told():
+        feeds = [await counselling.feed(person["staff_id"]) for person in (on_call_psy, on_call_worker)]
+        return feeds if all(feeds) else None
+
+    feeds = await eventually(told)
+    for feed in feeds:
+        assert [n["kind"] for n in feed] == ["reading_overdue"]
+        assert feed[0]["details"]["concern_id"] == overdue.concern_id and feed[0]["details"]["crisis"] is True
+        assert "text" not in feed[0]["details"]
+    assert await counselling.feed(off_duty["staff_id"]) == []

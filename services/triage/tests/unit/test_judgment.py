@@ -130,6 +130,21 @@ class TestChatter:
         judged = decide("收到。他昨晚跟我说不想活了", prediction(CHATTER, 0.6), "families")
         assert not judged.decision.dismissed and judged.decision.crisis
 
+    def test_the_model_dismisses_a_concern_the_rules_name_only_when_surer(self) -> None:
+        rules = rules_for("宿舍又停水了")
+        score = rules.scores[rules.category]
+        sure = rule_confidence(score, TABLE)
+        unsure = combine(rules, prediction(CHATTER, sure - 0.1), model=tiny_model(), ruleset=default_ruleset(),
+                         channel_kind="officers")
+        assert not unsure.decision.dismissed and unsure.decision.category == "housing"
+        surer = combine(rules, prediction(CHATTER, min(0.99, sure + 0.1)), model=tiny_model(),
+                        ruleset=default_ruleset(), channel_kind="officers")
+        assert surer.decision.dismissed
+
+    def test_markup_around_a_concern_does_not_hide_it(self) -> None:
+        assert normalise('<script>x=1</script><img src=x onerror="y">住房困难 https://a.example/b') == \
+            normalise("x=1 住房困难")
+
     def test_a_concern_the_model_sees_keeps_rules_chatter_from_dismissing(self) -> None:
         judged = decide("收到", prediction("workload_leave", 0.8))
         assert not judged.decision.dismissed

@@ -132,6 +132,44 @@ class BroadcastDelivered(EventData):
     delivered_at: datetime
 
 
+ReadingTarget = Literal["crisis", "high", "working_day"]
+
+
+class ConcernRead(EventData):
+    """A member of staff read a message on the reading list for the first time (counts only: no text, no reader)."""
+
+    event_type = "concern.read"
+    publisher = "intake"
+
+    concern_id: Id
+    channel_kind: ChannelKind
+    unit: Id | None = None
+    severity: Severity
+    crisis: bool = False
+    target: ReadingTarget
+    received_at: datetime
+    due_at: datetime
+    read_at: datetime
+    within_target: bool
+
+
+class ReadingOverdue(EventData):
+    """A message on the reading list passed its reading target unread; the on-call staff are told."""
+
+    event_type = "concern.reading_overdue"
+    publisher = "intake"
+
+    concern_id: Id
+    channel_kind: ChannelKind
+    unit: Id | None = None
+    severity: Severity
+    crisis: bool = False
+    target: ReadingTarget
+    received_at: datetime
+    due_at: datetime
+    overdue_at: datetime
+
+
 # --- triage -------------------------------------------------------------------------------------
 
 
@@ -156,6 +194,8 @@ class ConcernTriaged(EventData):
     judgment_version: Id | None = None
     rule_ids: list[Id] = []
     crisis: bool = False
+    # Chatter (greetings, acknowledgements, logistics, notices): no case and no place on the reading list.
+    dismissed: bool = False
     overridden: bool = False
     theme_id: Id | None = None
     triaged_at: datetime
@@ -372,7 +412,7 @@ class OversightItemClosed(EventData):
 CATALOGUE: dict[str, type[EventData]] = {
     cls.routing_key(): cls
     for cls in (
-        ConcernRaised, MemberJoined, MemberLeft, RosterUpdated, BroadcastDelivered,
+        ConcernRaised, MemberJoined, MemberLeft, RosterUpdated, BroadcastDelivered, ConcernRead, ReadingOverdue,
         ConcernTriaged, ConcernMerged, EscalationRaised,
         StaffUpdated, CaseOpened, CaseAssigned, ReplyRequested, TalkScheduled, TalkHeld, CaseEscalated,
         EscalationDecided, CaseResolved, CaseReopened, BroadcastRequested,
@@ -386,6 +426,8 @@ TEXT_CARRYING = frozenset(key for key, cls in CATALOGUE.items() if cls.carries_t
 CONSUMES: dict[str, tuple[str, ...]] = {
     "intake": (
         ReplyRequested.routing_key(), BroadcastRequested.routing_key(),
+        # Triage's decision (no text) puts a message on the reading list with its reading target.
+        ConcernTriaged.routing_key(),
         OversightItemOpened.routing_key(), OversightItemUpdated.routing_key(),
         OversightItemClosed.routing_key(),
     ),
@@ -394,10 +436,16 @@ CONSUMES: dict[str, tuple[str, ...]] = {
         CaseResolved.routing_key(), CaseReopened.routing_key(),
         # case.opened links a case to the concern triage assigned, so load is counted once per case.
         CaseOpened.routing_key(),
+        # Where each case stands, so the queue shows it, and handled items leave the open view.
+        TalkScheduled.routing_key(), TalkHeld.routing_key(), CaseEscalated.routing_key(),
+        EscalationDecided.routing_key(), OversightItemOpened.routing_key(), OversightItemUpdated.routing_key(),
+        OversightItemClosed.routing_key(),
     ),
     "counselling": (
         ConcernRaised.routing_key(), ConcernTriaged.routing_key(), ConcernMerged.routing_key(),
         EscalationRaised.routing_key(), BroadcastDelivered.routing_key(),
+        # An unread message past its reading target: the on-call staff are notified.
+        ReadingOverdue.routing_key(),
     ),
     # Oversight binds every type except the three that carry text people wrote.
     "oversight": tuple(key for key in CATALOGUE if key not in TEXT_CARRYING),

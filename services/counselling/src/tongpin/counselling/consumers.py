@@ -8,7 +8,14 @@ from typing import Any
 from tongpin.counselling import handlers as h
 from tongpin.counselling.context import CounsellingContext
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.events import BroadcastDelivered, ConcernMerged, ConcernRaised, ConcernTriaged, EscalationRaised
+from tongpin.shared.events import (
+    BroadcastDelivered,
+    ConcernMerged,
+    ConcernRaised,
+    ConcernTriaged,
+    EscalationRaised,
+    ReadingOverdue,
+)
 from tongpin.shared.messaging.consumer import Handler
 from tongpin.shared.runtime import ServiceRuntime
 
@@ -34,7 +41,11 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
     async def on_broadcast_delivered(event: CloudEvent, data: Any) -> None:
         await h.record_broadcast_delivery(broadcasts=ctx.broadcasts, delivered=data)
 
+    async def on_reading_overdue(event: CloudEvent, data: Any) -> None:
+        await h.notify_reading_overdue(staff=ctx.staff, feed=ctx.feed, overdue=data, webhook=ctx.webhook)
+
     return {
+        ReadingOverdue.routing_key(): on_reading_overdue,
         ConcernRaised.routing_key(): on_concern_raised,
         ConcernTriaged.routing_key(): on_concern_triaged,
         ConcernMerged.routing_key(): on_concern_merged,

@@ -239,6 +239,20 @@ async def _notify_assignments(
                          webhook=webhook, severity=mutation.case.severity)
 
 
+async def notify_reading_overdue(
+    *, staff: StaffRepository, feed: NotificationRepository, overdue: ev.ReadingOverdue, webhook: bool,
+) -> None:
+    """A message passed its reading target unread: every on-call member of staff hears of it (the
+    coordinators, when nobody is on call). Ids and codes only; the text stays in intake's reading list."""
+    on_call = [doc["_id"] for doc in await staff.find({"on_call": True, "active": True, "on_leave": False})]
+    for staff_id in on_call or await coordinators(staff=staff):
+        await notify(feed=feed, staff_id=staff_id, kind="reading_overdue", case_id=None,
+                     notification_id=f"reading_overdue:{overdue.concern_id}:{staff_id}:{overdue.due_at.isoformat()}",
+                     webhook=webhook, concern_id=overdue.concern_id, severity=overdue.severity,
+                     crisis=overdue.crisis, target=overdue.target, unit=overdue.unit,
+                     due_at=overdue.due_at.isoformat())
+
+
 async def coordinators(*, staff: StaffRepository) -> list[str]:
     """Active centre coordinators, who hear about what has nobody to hear it."""
     return [doc["_id"] for doc in await staff.find({"roles": "centre_coordinator", "active": True})]

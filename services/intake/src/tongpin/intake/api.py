@@ -506,6 +506,39 @@ async def list_messages(
     return MessagePage(items=[_message(d) for d in docs], total=total, limit=limit, offset=offset)
 
 
+class PreviewRead(BaseModel):
+    id: str
+    preview: str | None = Field(description="the first characters of the text; null once retention removed it")
+    truncated: bool
+
+
+class PreviewPage(BaseModel):
+    items: list[PreviewRead]
+
+
+PREVIEW_CHARS = 60
+MessageIds = Annotated[str, Query(
+    min_length=1, max_length=200 * 129, description="comma-separated message ids, at most 200",
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}(,[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}){0,199}$")]
+
+
+@router.get("/messages/previews", response_model=PreviewPage, tags=["messages"],
+            summary="Short previews of several messages (the triage queue shows them beside each decision)")
+async def message_previews(ids: MessageIds, messages: Messages, _: MessageReader) -> PreviewPage:
+    """The first characters of each message asked for; unknown ids are left out."""
+    wanted = list(dict.fromkeys(ids.split(",")))
+    found = {doc["_id"]: doc for doc in await messages.many(wanted)}
+    items = []
+    for message_id in wanted:
+        doc = found.get(message_id)
+        if doc is None:
+            continue
+        text = doc.get("text")
+        items.append(PreviewRead(id=message_id, preview=None if text is None else text[:PREVIEW_CHARS],
+                                 truncated=text is not None and len(text) > PREVIEW_CHARS))
+    return PreviewPage(items=items)
+
+
 @router.get("/messages/{message_id}", response_model=MessageRead, tags=["messages"], summary="One message")
 async def get_message(message_id: str, messages: Messages, _: MessageReader) -> MessageRead:
     """One message as received."""

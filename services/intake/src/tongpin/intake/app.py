@@ -7,7 +7,7 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 
-from tongpin.intake import api, consumers, handlers, repository
+from tongpin.intake import api, consumers, handlers, reading, reading_api, repository
 from tongpin.intake.settings import IntakeSettings
 from tongpin.shared.events import MAX_TEXT
 from tongpin.shared.logging import get_logger
@@ -58,6 +58,20 @@ async def retention_job(runtime: ServiceRuntime, settings: IntakeSettings) -> No
         await asyncio.sleep(settings.retention_interval_seconds)
 
 
+async def reading_watch(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
+    """Announce unread messages past their reading target, so the on-call staff hear of them."""
+    entries = repository.ReadingRepository(runtime.db)
+    while True:
+        try:
+            if await reading.flag_overdue(reading=entries, now=reading.now_utc()):
+                runtime.notify_outbox()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("reading.watch_failed", error=str(exc))
+        await asyncio.sleep(settings.reading_scan_seconds)
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     if not isinstance(settings, IntakeSettings):
@@ -70,9 +84,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def start_loops(rt: ServiceRuntime) -> None:
         rt.spawn(delivery_worker(rt, settings), name="intake-delivery")
         rt.spawn(retention_job(rt, settings), name="intake-retention")
+        rt.spawn(reading_watch(rt, settings), name="intake-reading")
 
     return create_service_app(
-        runtime, title="Tongpin intake 受理", routers=[api.router], on_startup=[start_loops],
+        runtime, title="Tongpin intake 受理", routers=[api.router, reading_api.router], on_startup=[start_loops],
         description=(
             "Channels, roster and participation, messages from every source, public submissions and delivery "
             f"back out. Text people write is limited to {MAX_TEXT} characters (MAX_TEXT) and stored byte-for-byte."

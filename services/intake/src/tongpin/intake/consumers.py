@@ -6,15 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from tongpin.intake import handlers as h
+from tongpin.intake import reading
 from tongpin.intake.repository import (
     ChannelRepository,
     DeliveryRepository,
     MessageRepository,
+    ReadingRepository,
     ReceiptRepository,
 )
+from tongpin.intake.settings import IntakeSettings
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import (
     BroadcastRequested,
+    ConcernTriaged,
     OversightItemClosed,
     OversightItemOpened,
     OversightItemUpdated,
@@ -28,6 +32,13 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
     db = runtime.db
     messages, channels = MessageRepository(db), ChannelRepository(db)
     receipts, deliveries = ReceiptRepository(db), DeliveryRepository(db)
+    reading_list = ReadingRepository(db)
+    settings = runtime.settings if isinstance(runtime.settings, IntakeSettings) else IntakeSettings()
+    targets = settings.reading_targets()
+
+    async def on_concern_triaged(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, ConcernTriaged)
+        await reading.record_decision(reading=reading_list, messages=messages, targets=targets, decision=data)
 
     async def on_reply_requested(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, ReplyRequested)
@@ -62,4 +73,5 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
         OversightItemOpened.routing_key(): on_item_opened,
         OversightItemUpdated.routing_key(): on_item_updated,
         OversightItemClosed.routing_key(): on_item_closed,
+        ConcernTriaged.routing_key(): on_concern_triaged,
     }

@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import stage, with_outbox
+from tongpin.shared.messaging.outbox import OUTBOX_FIELDS, stage, with_outbox
 
 CHANNELS = "channels"
 MEMBERS = "members"
@@ -21,6 +21,7 @@ RECEIPTS = "receipts"
 DELIVERIES = "deliveries"
 COUNTERS = "guard_counters"
 LOCKOUTS = "receipt_lockouts"
+READING = "reading_list"
 
 INDEXES = {
     CHANNELS: [
@@ -47,8 +48,12 @@ INDEXES = {
         IndexModel([("created_at", ASCENDING)], name="created_at"),
     ],
     COUNTERS: [IndexModel([("expires_at", ASCENDING)], name="expires_at")],
+    READING: [
+        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="status_due"),
+        IndexModel([("unit", ASCENDING), ("status", ASCENDING)], name="unit_status"),
+    ],
 }
-OUTBOX_COLLECTIONS = [MESSAGES, MEMBERS, MEMBERSHIPS, DELIVERIES]
+OUTBOX_COLLECTIONS = [MESSAGES, MEMBERS, MEMBERSHIPS, DELIVERIES, READING]
 
 
 def _page(cursor: Any, *, limit: int, offset: int) -> Any:
@@ -177,6 +182,11 @@ class MessageRepository:
         docs = await _page(self._messages.find(query, {"outbox": 0}).sort(order), limit=limit, offset=offset).to_list()
         return docs, await self._messages.count_documents(query)
 
+    async def many(self, message_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not message_ids:
+            return []
+        return await self._messages.find({"_id": {"$in": list(message_ids)}}, {"outbox": 0}).to_list()
+
     async def of_receipt(self, receipt_id: str) -> list[dict[str, Any]]:
         return await self._messages.find({"receipt_id": receipt_id}, {"outbox": 0}).sort("sent_at", ASCENDING).to_list()
 
@@ -300,3 +310,45 @@ class GuardRepository:
 
     async def forget_expired(self, *, now: datetime) -> None:
         await self._counters.delete_many({"expires_at": {"$lt": now}})
+
+
+class ReadingRepository:
+    """The reading list: one entry per message to be read, with its target, its reads and its events."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._items = database[READING]
+
+    async def get(self, concern_id: str) -> dict[str, Any] | None:
+        return await self._items.find_one({"_id": concern_id}, {"outbox": 0})
+
+    async def insert(self, document: dict[str, Any]) -> bool:
+        try:
+            await self._items.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def update(self, concern_id: str, *, match: dict[str, Any], update: dict[str, Any],
+                     events: Sequence[CloudEvent] = ()) -> dict[str, Any] | None:
+        """Apply an update (with its events) when the entry still matches; the entry after, or None."""
+        # No projection here: FerretDB 1.24's findAndModify does not implement one.
+        after = await self._items.find_one_and_update(
+            {"_id": concern_id, **match}, stage(update, list(events)) if events else update,
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if after is None else {k: v for k, v in after.items() if k not in OUTBOX_FIELDS}
+
+    async def page(self, *, query: dict[str, Any], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        # Crises first, then what is due soonest: the list reads top-down.
+        order = [("crisis", DESCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)]
+        docs = await _page(self._items.find(query, {"outbox": 0}).sort(order), limit=limit, offset=offset).to_list()
+        return docs, await self._items.count_documents(query)
+
+    async def count(self, query: dict[str, Any]) -> int:
+        return await self._items.count_documents(query)
+
+    async def overdue(self, *, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Unread entries past their target whose on-call notice has not gone out yet."""
+        cursor = self._items.find({"status": "unread", "overdue_notified": False, "due_at": {"$lt": now}},
+                                  {"outbox": 0}).limit(limit)
+        return await cursor.to_list()

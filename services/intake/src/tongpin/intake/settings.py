@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr
 
+from tongpin.intake.domain.reading import ReadingTargets
 from tongpin.shared.settings import ServiceSettings
 
 
@@ -47,3 +48,14 @@ class IntakeSettings(ServiceSettings):
     receipt_lockout_max_seconds: float = 86400.0
     # Wrong receipt codes from everyone together per window before all lookups pause (distributed guessing).
     receipt_overall_failure_limit: int = 500
+    # Reading targets: crisis candidates, high severity, and everything else (working days, Monday–Friday
+    # in the bureau's time zone). Unread past the target, the on-call staff are told once.
+    reading_crisis_minutes: float = 5
+    reading_high_minutes: float = 30
+    reading_working_days: int = 1
+    reading_scan_seconds: float = 30.0
+    bureau_timezone: str = "Asia/Shanghai"
+
+    def reading_targets(self) -> ReadingTargets:
+        return ReadingTargets(crisis_minutes=self.reading_crisis_minutes, high_minutes=self.reading_high_minutes,
+                              working_days=self.reading_working_days, timezone=self.bureau_timezone)

@@ -103,6 +103,10 @@ class DecisionRead(BaseModel):
     theme_id: str | None = None
     overridden: bool = False
     open: bool = True
+    case_id: str | None = None
+    case_state: Literal["open", "talk_scheduled", "talk_held", "escalated", "decided", "resolved",
+                        "reopened"] | None = Field(default=None, description="where the concern's case stands")
+    oversight_status: str | None = Field(default=None, description="the public status of its oversight item")
     raised_at: datetime
     triaged_at: datetime
     version: int

@@ -6,7 +6,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.events import CaseAssigned, CaseOpened, CaseReopened, CaseResolved, ConcernRaised, StaffUpdated
+from tongpin.shared.events import (
+    CaseAssigned,
+    CaseEscalated,
+    CaseOpened,
+    CaseReopened,
+    CaseResolved,
+    ConcernRaised,
+    EscalationDecided,
+    OversightItemClosed,
+    OversightItemOpened,
+    OversightItemUpdated,
+    StaffUpdated,
+    TalkHeld,
+    TalkScheduled,
+)
 from tongpin.shared.messaging.consumer import Handler
 from tongpin.shared.runtime import ServiceRuntime
 from tongpin.triage import handlers as h
@@ -52,7 +66,7 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
 
     async def on_case_opened(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, CaseOpened)
-        await h.link_case(staff=staff, data=data)
+        await h.link_case(staff=staff, decisions=decisions, data=data)
 
     async def on_case_assigned(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, CaseAssigned)
@@ -66,7 +80,35 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
         assert isinstance(data, CaseReopened)
         await h.reopen_case(staff=staff, decisions=decisions, clusters=clusters, data=data)
 
+    async def on_case_progress(event: CloudEvent, data: Any) -> None:
+        if isinstance(data, TalkScheduled):
+            await h.follow_case(decisions=decisions, case_id=data.case_id, state="talk_scheduled",
+                                at=data.scheduled_at)
+        elif isinstance(data, TalkHeld):
+            await h.follow_case(decisions=decisions, case_id=data.case_id, state="talk_held", at=data.held_at)
+        elif isinstance(data, CaseEscalated):
+            await h.follow_case(decisions=decisions, case_id=data.case_id, state="escalated", at=data.escalated_at)
+        elif isinstance(data, EscalationDecided):
+            await h.follow_case(decisions=decisions, case_id=data.case_id, state="decided", at=data.decided_at)
+
+    async def on_oversight_item(event: CloudEvent, data: Any) -> None:
+        if isinstance(data, OversightItemOpened):
+            at = data.opened_at
+        elif isinstance(data, OversightItemUpdated):
+            at = data.changed_at
+        else:
+            assert isinstance(data, OversightItemClosed)
+            at = data.closed_at
+        await h.follow_oversight(decisions=decisions, concern_id=data.concern_id, status=data.status, at=at)
+
     return {
+        TalkScheduled.routing_key(): on_case_progress,
+        TalkHeld.routing_key(): on_case_progress,
+        CaseEscalated.routing_key(): on_case_progress,
+        EscalationDecided.routing_key(): on_case_progress,
+        OversightItemOpened.routing_key(): on_oversight_item,
+        OversightItemUpdated.routing_key(): on_oversight_item,
+        OversightItemClosed.routing_key(): on_oversight_item,
         ConcernRaised.routing_key(): on_concern_raised,
         StaffUpdated.routing_key(): on_staff_updated,
         CaseOpened.routing_key(): on_case_opened,

@@ -229,6 +229,7 @@ def score_blind(ruleset: RuleSet, model: Model | None, *, note: str = "") -> lis
             continue
         report = evaluate(load_records(path), ruleset, model)
         row = {"set": path.stem, "judgment": judgment, "model_sha256": model_sha,
+               "combination": model.meta.get("combination", 1) if model else None,
                "scored_at": time.strftime("%Y-%m-%d"), **figures(report)}
         if note:
             row["note"] = note

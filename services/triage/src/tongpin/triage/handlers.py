@@ -168,7 +168,8 @@ async def triage_concern(
         assignee_role=role, assignee_id=assignee, ruleset_version=ruleset.version,  # type: ignore[arg-type]
         model_version=judgment.evidence.model_version if judgment.evidence else None,
         judgment_version=judgment.version,
-        rule_ids=list(result.rule_ids), crisis=crisis, theme_id=theme_id, triaged_at=now, raised_at=sent_at,
+        rule_ids=list(result.rule_ids), crisis=crisis, dismissed=result.dismissed, theme_id=theme_id, triaged_at=now,
+        raised_at=sent_at,
     )
     trace = child_traceparent(event.traceparent)
 
@@ -194,7 +195,6 @@ async def triage_concern(
         "author_member_id": None if concern.anonymous else concern.author_member_id,
         "subject_officer_id": officer,
         "origin": concern.origin,
-        "dismissed": result.dismissed,
         "reasons": list(result.explanation),
         # The model's probabilities and strongest n-grams: shown only to roles that may read the message.
         "model_evidence": judgment.evidence.as_doc() if judgment.evidence else None,
@@ -269,6 +269,9 @@ async def override_decision(
             {"field": "body", "reason": "give a category, severity, route or assignee_id that differs"}])
     after = {**decision, **{k: v[1] for k, v in diff.changes.items()}}
     crisis = is_crisis(severity=after["severity"], flags=after.get("flags", []))
+    # A person who gives chatter a category, a severity or a route says it is a concern after all.
+    dismissed = bool(decision.get("dismissed")) and after["route"] == "dismiss" and not crisis \
+        and after["category"] == "other"
     now = datetime.now(UTC)
     record = {
         "by": principal.subject, "by_name": principal.name, "at": now, "reason": reason,
@@ -281,8 +284,8 @@ async def override_decision(
         flags=after["flags"], route=after["route"], assignee_role=after["assignee_role"],
         assignee_id=after["assignee_id"], ruleset_version=after["ruleset_version"],
         model_version=after.get("model_version"), judgment_version=after.get("judgment_version"),
-        rule_ids=after["rule_ids"], crisis=crisis, overridden=True, theme_id=after.get("theme_id"), triaged_at=now,
-        raised_at=after.get("raised_at"),
+        rule_ids=after["rule_ids"], crisis=crisis, dismissed=dismissed, overridden=True, theme_id=after.get("theme_id"),
+        triaged_at=now, raised_at=after.get("raised_at"),
     )
     events = []
     if crisis and not decision.get("crisis"):
@@ -294,7 +297,8 @@ async def override_decision(
         ), subject=concern_id, correlationid=correlation_id, traceparent=traceparent))
     events.append(make_event(triaged, subject=concern_id, correlationid=correlation_id, traceparent=traceparent))
     fields = {k: v[1] for k, v in diff.changes.items()}
-    fields |= {"severity_rank": SEVERITY_RANK[after["severity"]], "crisis": crisis, "overridden": True,
+    fields |= {"severity_rank": SEVERITY_RANK[after["severity"]], "crisis": crisis, "dismissed": dismissed,
+               "overridden": True,
                "triaged_at": now, "open": after["route"] != "dismiss" and not after.get("merged_into")}
     update = {"$set": fields, "$push": {"overrides": record}}
     if not await decisions.update_versioned(concern_id, version=decision["version"], update=update, events=events):
@@ -319,9 +323,25 @@ async def record_staff(*, staff: StaffRepository, data: StaffUpdated) -> None:
     })
 
 
-async def link_case(*, staff: StaffRepository, data: CaseOpened) -> None:
-    """A case opened from a concern: the concern's work item becomes the case's."""
+async def link_case(*, staff: StaffRepository, decisions: DecisionRepository, data: CaseOpened) -> None:
+    """A case opened from a concern: the concern's work item becomes the case's, and the queue shows it open."""
     await staff.link_case(data.case_id, concern_id=data.concern_id, at=_utc(data.opened_at))
+    latest = await decisions.record_progress(data.case_id, state="open", at=_utc(data.opened_at))
+    # A later state that arrived first (events reorder) is applied now that the case's concern is known.
+    await decisions.set_case_state(state=latest["state"], at=_utc(latest["at"]), concern_ids=[data.concern_id],
+                                   extra={"case_id": data.case_id})
+
+
+async def follow_case(*, decisions: DecisionRepository, case_id: str, state: str, at: datetime) -> None:
+    """A talk was scheduled or held, or the case went to the committee: the queue shows where it stands."""
+    latest = await decisions.record_progress(case_id, state=state, at=_utc(at))
+    await decisions.set_case_state(state=latest["state"], at=_utc(latest["at"]), case_id=case_id)
+
+
+async def follow_oversight(*, decisions: DecisionRepository, concern_id: str, status: str, at: datetime) -> None:
+    """Oversight's item for a concern moved; once it is closed the concern has been handled."""
+    await decisions.set_oversight_status(concern_id, status=status, at=_utc(at),
+                                         close=status in ("resolved", "not_substantiated"))
 
 
 async def move_case(*, staff: StaffRepository, data: CaseAssigned) -> None:
@@ -334,6 +354,8 @@ async def close_case(*, staff: StaffRepository, decisions: DecisionRepository, c
     """A case was resolved: its load is released, its concerns leave the queue, the officer's cluster closes."""
     await staff.resolve_case(data.case_id, data.concern_ids)
     await decisions.set_open(data.concern_ids, open_=False)
+    await decisions.record_progress(data.case_id, state="resolved", at=_utc(data.resolved_at))
+    await decisions.set_case_state(state="resolved", at=_utc(data.resolved_at), concern_ids=data.concern_ids)
     await clusters.close_containing(data.concern_ids)
 
 
@@ -342,6 +364,8 @@ async def reopen_case(*, staff: StaffRepository, decisions: DecisionRepository, 
     """A case was reopened: its load counts again and its concerns return to the queue."""
     concern_ids = await staff.reopen_case(data.case_id)
     await decisions.set_open(concern_ids, open_=True)
+    await decisions.record_progress(data.case_id, state="reopened", at=_utc(data.reopened_at))
+    await decisions.set_case_state(state="reopened", at=_utc(data.reopened_at), concern_ids=concern_ids)
     await clusters.reopen_primary(concern_ids)
 
 

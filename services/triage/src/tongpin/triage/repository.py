@@ -22,6 +22,7 @@ STAFF = "staff"
 WORKLOAD = "workload"
 CLUSTERS = "clusters"
 THEMES = "themes"
+CASE_PROGRESS = "case_progress"
 
 HEAD_ID = "head"
 
@@ -32,6 +33,7 @@ INDEXES = {
                     ("raised_at", ASCENDING)], name="open_crisis_queue_order"),
         IndexModel([("unit", ASCENDING), ("category", ASCENDING), ("raised_at", ASCENDING)], name="unit_category"),
         IndexModel([("overridden", ASCENDING), ("triaged_at", ASCENDING)], name="overridden"),
+        IndexModel([("case_id", ASCENDING)], name="case_id"),
     ],
     RULESETS: [IndexModel([("created_at", DESCENDING)], name="created_at")],
     MODELS: [IndexModel([("sha256", ASCENDING)], name="sha256")],
@@ -90,6 +92,39 @@ class DecisionRepository:
     async def set_open(self, concern_ids: Sequence[str], *, open_: bool) -> None:
         if concern_ids:
             await self._decisions.update_many({"_id": {"$in": list(concern_ids)}}, {"$set": {"open": open_}})
+
+    async def set_case_state(self, *, state: str, at: datetime, case_id: str | None = None,
+                             concern_ids: Sequence[str] = (), extra: dict[str, Any] | None = None) -> None:
+        """Record where a concern's case stands, unless a later state is already recorded (events reorder)."""
+        target: dict[str, Any] = {"_id": {"$in": list(concern_ids)}} if concern_ids else {"case_id": case_id}
+        fresher = {"$or": [{"case_state_at": None}, {"case_state_at": {"$lte": at}}]}
+        await self._decisions.update_many({**target, **fresher},
+                                          {"$set": {"case_state": state, "case_state_at": at, **(extra or {})}})
+
+    async def record_progress(self, case_id: str, *, state: str, at: datetime) -> dict[str, Any]:
+        """Keep a case's latest state by case id, so a state that arrives before its case.opened is not lost."""
+        progress = self._decisions.database[CASE_PROGRESS]
+        try:
+            await progress.update_one(
+                {"_id": case_id, "$or": [{"at": None}, {"at": {"$lte": at}}]},
+                {"$set": {"state": state, "at": at}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a later state is already there (the upsert found no fresher-or-equal document to update)
+        latest = await progress.find_one({"_id": case_id})
+        assert latest is not None
+        return latest
+
+    async def progress_of(self, case_id: str) -> dict[str, Any] | None:
+        return await self._decisions.database[CASE_PROGRESS].find_one({"_id": case_id})
+
+    async def set_oversight_status(self, concern_id: str, *, status: str, at: datetime, close: bool) -> None:
+        """Oversight's public status of the item a concern became; a closed item leaves the open queue."""
+        fields: dict[str, Any] = {"oversight_status": status, "oversight_status_at": at}
+        if close:
+            fields["open"] = False
+        await self._decisions.update_one(
+            {"_id": concern_id, "$or": [{"oversight_status_at": None}, {"oversight_status_at": {"$lte": at}}]},
+            {"$set": fields})
 
     async def set_theme(self, concern_ids: Sequence[str], theme_id: str) -> None:
         """Mark earlier decisions as part of a theme that has now surfaced (no event: the theme is triage's)."""

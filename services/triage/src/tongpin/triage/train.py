@@ -31,7 +31,7 @@ from tongpin.shared.events import CATEGORIES, CHANNEL_KINDS, RISK_FLAGS
 from tongpin.triage.domain import RuleSet, classify, default_ruleset
 from tongpin.triage.domain import judgment as judgment_module
 from tongpin.triage.domain import model as model_module
-from tongpin.triage.domain.judgment import judge, rule_confidence_table
+from tongpin.triage.domain.judgment import COMBINATION, judge, rule_confidence_table
 from tongpin.triage.domain.model import CHATTER, Head, Model, checksum, features
 from tongpin.triage.evaluate import Report, compare
 
@@ -304,7 +304,7 @@ def train(examples: Sequence[Example], *, options: Options | None = None, versio
         "trained_on": len(examples), "features": len(vocabulary), "seed": options.seed, "folds": options.folds,
         "category_c": options.category_c, "binary_c": options.binary_c,
         "crisis_recall_target": options.crisis_recall_target,
-        "rule_confidence": confidence, "ruleset_version": ruleset.version,
+        "rule_confidence": confidence, "ruleset_version": ruleset.version, "combination": COMBINATION,
     }
     model = Model(version=version, name=name, vocabulary=vocabulary, idf=vectorizer.idf_.astype(np.float64),
                   category=category, crisis=crisis, flags=tuple(flag_heads), crisis_threshold=threshold,

@@ -23,6 +23,11 @@ from tongpin.triage.domain.classify import CRISIS_FLAGS, Classification, classif
 from tongpin.triage.domain.model import CHATTER, Model, Prediction, features, readable
 from tongpin.triage.domain.ruleset import RuleSet
 
+# The way the halves combine, recorded in every model trained for it: a change here is a new judgment,
+# so a model built for it has new bytes and a new version (and the blind sets are scored again).
+# 1: first model. 2: chatter dismissed only when the model is surer than the rules are of a concern.
+COMBINATION = 2
+
 # When the model alone names a category, how urgent that usually is (the rules give severity otherwise).
 _MODEL_SEVERITY = {"mental_distress": "medium"}
 _FLAG_SEVERITY = {"urgent_hardship": "high", "domestic_violence": "high"}
@@ -117,9 +122,11 @@ def combine(rules: Classification, prediction: Prediction, *, model: Model, rule
         probabilities = prediction.flag_probabilities
         flags.append("violence" if probabilities.get("violence", 0.0) > probabilities.get("self_harm", 0.0)
                      else "self_harm")
-    dismissed = not crisis and not flags and (
-        model_category == CHATTER
-        or (rules.dismissed and model_category == "other" and forced is None)
+    # Chatter opens no case and is not on the reading list, so nobody reads it: the model dismisses a
+    # message the rules found a concern in only when it is surer of chatter than the rules are of the concern.
+    dismissed = not crisis and not flags and forced is None and (
+        (model_category == CHATTER and (not rules_named or _rule_wins(rules, prediction, table) is False))
+        or (rules.dismissed and model_category == "other")
     )
     if dismissed:
         category = "other"

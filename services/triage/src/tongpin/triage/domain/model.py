@@ -32,6 +32,9 @@ MAX_FEATURE_CHARS = 2000
 MAX_NGRAM_CHARS = 3
 
 _SPACE = re.compile(r"\s+")
+# Markup and links pasted into a message say nothing about the concern in it; their many Latin n-grams
+# would drown the words that do (a concern behind a script tag read as chatter).
+_MARKUP = re.compile(r"<[^<>]{1,300}>|https?://\S+|www\.\S+")
 
 
 def _platt(decision: float, platt: tuple[float, float]) -> float:
@@ -69,7 +72,7 @@ def normalise(text: str) -> str:
     """Width-folded, lower-cased, simplified, whitespace-collapsed text, clipped for feature extraction."""
     clipped = (text or "")[:MAX_FEATURE_CHARS]
     folded = unicodedata.normalize("NFKC", clipped).lower().translate(_simplify_table())
-    return _SPACE.sub(" ", folded).strip()
+    return _SPACE.sub(" ", _MARKUP.sub(" ", folded)).strip()
 
 
 def features(text: str, channel_kind: str) -> list[str]:

@@ -22,8 +22,8 @@ from tongpin.triage.app import create_app as create_triage
 from tongpin.triage.domain import default_ruleset
 from tongpin.triage.domain.judgment import judge
 from tongpin.triage.evaluate import load_model
-from tongpin.triage.train import PACKAGED
 from tongpin.triage.settings import TriageSettings
+from tongpin.triage.train import PACKAGED
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "demo"))
 

@@ -114,8 +114,10 @@ def stack(mongodb_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFact
     bridge_key = secrets.token_urlsafe(24)
     note_key = base64.b64encode(os.urandom(32)).decode()
     extra: dict[str, dict[str, Any]] = {
+        # A crisis's reading target of a few seconds, so the reading list shows one overdue.
         "intake": {"jwks_json": key.jwks_json, "api_keys": [f"bridge:{bridge_key}"],
-                   "receipt_pepper": secrets.token_hex(32)},
+                   "receipt_pepper": secrets.token_hex(32), "reading_crisis_minutes": 0.05,
+                   "reading_scan_seconds": 0.5},
         "triage": {"jwks_json": key.jwks_json},
         # Counselling signs the staff tokens itself with the same key the others verify.
         "counselling": {"jwks_json": key.jwks_json, "jwt_private_key_pem": key.private_pem, "jwt_key_id": key.kid,

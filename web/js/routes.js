@@ -11,6 +11,7 @@ export const ROUTES = [
     name: "queue", nav: "nav.queue", roles: ["political_worker", "psychologist", "centre_coordinator", "admin"],
     load: () => import("./pages/queue.js"),
   },
+  { name: "reading", nav: "nav.reading", roles: CASE_ROLES, load: () => import("./pages/reading.js") },
   { name: "cases", nav: "nav.cases", roles: CASE_ROLES, load: () => import("./pages/cases.js") },
   { name: "case", nav: null, navActive: "cases", roles: CASE_ROLES, load: () => import("./pages/case.js") },
   {

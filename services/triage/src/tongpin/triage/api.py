@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tongpin.shared.auth import Principal, Roles
@@ -534,6 +534,16 @@ async def get_model(version: Version, runtime: Runtime, _: Staff) -> ModelRead:
         raise NotFound("model version", str(version))
     head = await repo.head()
     return _model_read(doc, running=head["version"] if head else None)
+
+
+@models_router.get("/{version}/blob", summary="A model's file (for the retraining command's side-by-side figures)",
+                   response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+async def model_blob(version: Version, runtime: Runtime, _: ModelProposer) -> Response:
+    doc = await ModelRepository(runtime.db).get(version)
+    if doc is None:
+        raise NotFound("model version", str(version))
+    return Response(content=bytes(doc["blob"]), media_type="application/octet-stream",
+                    headers={"X-Model-SHA256": doc["sha256"]})
 
 
 @models_router.post("", status_code=201, summary="Propose a retrained model (a draft: it runs only once published)")

@@ -157,7 +157,7 @@ OCCURRED_AT_FIELD: dict[str, str] = {
     "escalation.decided": "decided_at", "case.resolved": "resolved_at", "case.reopened": "reopened_at",
     "broadcast.requested": "requested_at", "oversight.item.opened": "opened_at",
     "oversight.item.updated": "changed_at", "oversight.item.closed": "closed_at",
-    "staff.updated": "updated_at",
+    "staff.updated": "updated_at", "concern.read": "read_at", "concern.reading_overdue": "overdue_at",
 }
 
 

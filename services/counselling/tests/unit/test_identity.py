@@ -146,6 +146,15 @@ def test_token_verifies_through_the_jwks() -> None:
     assert len(claims["jti"]) == 32
 
 
+def test_a_token_names_the_unit_of_staff_who_have_one() -> None:
+    signer = issuer()
+    key = jwt.PyJWK(signer.jwks()["keys"][0])
+    with_unit = signer.issue(subject="s", roles=["political_worker"], name="n", unit="unit-07")
+    without = signer.issue(subject="s", roles=["centre_coordinator"], name="n")
+    assert jwt.decode(with_unit, key=key, algorithms=["EdDSA"], audience="tongpin")["unit"] == "unit-07"
+    assert "unit" not in jwt.decode(without, key=key, algorithms=["EdDSA"], audience="tongpin")
+
+
 def test_each_token_has_its_own_jti() -> None:
     signer = issuer()
     key = jwt.PyJWK(signer.jwks()["keys"][0])

@@ -140,3 +140,31 @@ async def test_a_decision_raised_to_crisis_shortens_the_target_and_an_older_one_
         await publish(amqp, exchange, triaged(concern, severity="low", at=first_at - timedelta(minutes=1)))
         await eventually(lambda: True)
         assert (await listed(client, signing_key, concern))["target"] == "crisis"
+
+
+async def test_staff_of_a_unit_read_their_unit_and_coordinators_read_every_unit(
+    intake_settings, clean_run, signing_key
+):
+    settings = intake_settings()
+    amqp, exchange = settings.amqp_url.get_secret_value(), settings.exchange
+    async with intake(settings) as client:
+        await setup_channel(client, signing_key.headers("admin"))
+        ours, theirs = await post(client, signing_key), await post(client, signing_key, "宿舍漏水一个星期了")
+        for concern_id, unit in ((ours, "unit-01"), (theirs, "unit-02")):
+            data = triaged(concern_id).model_copy(update={"unit": unit})
+            await publish(amqp, exchange, data)
+        await listed(client, signing_key, ours)
+        await listed(client, signing_key, theirs)
+
+        async def ids(headers: dict[str, str]) -> set[str]:
+            response = await client.get("/reading", headers=headers, params={"status": "all", "limit": 200})
+            assert response.status_code == 200, response.text
+            return {i["concern_id"] for i in response.json()["items"]}
+
+        worker = signing_key.headers("political_worker", unit="unit-01")
+        assert ours in await ids(worker) and theirs not in await ids(worker)
+        coordinator = signing_key.headers("centre_coordinator", unit="unit-01")
+        assert {ours, theirs} <= await ids(coordinator)
+        assert (await client.get("/reading", headers=worker, params={"unit": "unit-02"})).status_code == 422
+        assert (await client.post(f"/reading/{theirs}/reads", headers=worker)).status_code == 403
+        assert (await client.post(f"/reading/{ours}/reads", headers=worker)).status_code == 200

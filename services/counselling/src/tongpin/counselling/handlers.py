@@ -1138,7 +1138,8 @@ async def login(
     await staff.change_throttle_counter(by_client.key, {"$set": {"failures": 0, "next_at": None}})
     await staff.change_throttle_counter(by_account.key, {"$inc": {"failures": -1}})
     await record("success", account["_id"])
-    token = issuer.issue(subject=account["_id"], roles=account["roles"], name=account["name"], now=now)
+    token = issuer.issue(subject=account["_id"], roles=account["roles"], name=account["name"], now=now,
+                         unit=account.get("unit"))
     return LoginResult(token=token, staff={k: v for k, v in account.items() if k != "password_hash"})
 
 

@@ -73,14 +73,23 @@ def _item(entry: dict[str, Any], message: dict[str, Any] | None, *, now: datetim
     )
 
 
+def _own_unit(principal: Principal) -> str | None:
+    """The unit a member of staff reads for: their token's unit, unless they coordinate the whole bureau."""
+    unit = principal.claims.get("unit")
+    if "centre_coordinator" in principal.roles or not isinstance(unit, str) or not unit:
+        return None
+    return unit
+
+
 def _scope(principal: Principal, unit: str | None) -> dict[str, Any]:
-    """Staff read the list of their own units when their token names units; the filter narrows it further."""
-    units = principal.claims.get("units")
-    if isinstance(units, list) and units:
-        if unit is not None and unit not in units:
-            raise Invalid("unit", "outside the units you work for")
-        return {"unit": unit} if unit is not None else {"unit": {"$in": units}}
-    return {"unit": unit} if unit is not None else {}
+    """Staff of a unit read their unit's list (and messages of no unit); coordinators and bureau-level staff
+    (no unit in the directory) read every unit's. The ``unit`` filter narrows it further."""
+    own = _own_unit(principal)
+    if own is None:
+        return {"unit": unit} if unit is not None else {}
+    if unit is not None and unit != own:
+        raise Invalid("unit", "outside the unit you work for")
+    return {"unit": unit} if unit is not None else {"unit": {"$in": [own, None]}}
 
 
 @router.get("", summary="Messages to read: crises first, then by reading target; with text, readers and times")
@@ -118,8 +127,8 @@ async def mark_read(concern_id: ConcernId, request: Request, principal: Reader) 
     runtime = _runtime(request)
     db = runtime.db
     entry = await ReadingRepository(db).get(concern_id)
-    units = principal.claims.get("units")
-    if entry is not None and isinstance(units, list) and units and entry.get("unit") not in units:
+    own = _own_unit(principal)
+    if entry is not None and own is not None and entry.get("unit") not in (own, None):
         raise Forbidden("this message belongs to a unit you do not work for")
     updated = await reading.mark_read(
         reading=ReadingRepository(db), concern_id=concern_id, principal=principal, now=reading.now_utc(),

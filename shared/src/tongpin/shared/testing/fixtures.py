@@ -61,16 +61,19 @@ class SigningKey:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
 
-    def token(self, *roles: str, sub: str | None = None, name: str = "测试用户", ttl: int = 600) -> str:
+    def token(self, *roles: str, sub: str | None = None, name: str = "测试用户", ttl: int = 600,
+              unit: str | None = None) -> str:
         now = datetime.now(UTC)
-        claims = {
+        claims: dict[str, object] = {
             "sub": sub or f"staff-{uuid.uuid4().hex[:8]}", "roles": list(roles), "name": name,
             "iss": self.issuer, "aud": self.audience, "iat": now, "exp": now + timedelta(seconds=ttl),
         }
+        if unit:
+            claims["unit"] = unit
         return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": self.kid})
 
-    def headers(self, *roles: str, sub: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(*roles, sub=sub)}"}
+    def headers(self, *roles: str, sub: str | None = None, unit: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*roles, sub=sub, unit=unit)}"}
 
 
 @pytest.fixture(scope="session")

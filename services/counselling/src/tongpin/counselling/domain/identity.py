@@ -201,9 +201,9 @@ class TokenIssuer:
         )
 
     def issue(
-        self, *, subject: str, roles: Sequence[str], name: str, now: datetime | None = None
+        self, *, subject: str, roles: Sequence[str], name: str, now: datetime | None = None, unit: str | None = None,
     ) -> str:
-        """A signed token for one staff member: sub, roles, name, iat, exp, iss, aud, jti."""
+        """A signed token for one staff member: sub, roles, name, iat, exp, iss, aud, jti (and unit, if any)."""
         unknown = unknown_roles(roles)
         if unknown:
             raise ValueError(f"unknown roles: {', '.join(unknown)}")
@@ -218,6 +218,8 @@ class TokenIssuer:
             "aud": self.audience,
             "jti": uuid.uuid4().hex,
         }
+        if unit:
+            claims["unit"] = unit  # other services scope what staff see by it (the reading list)
         return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM, headers={"kid": self.kid})
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:

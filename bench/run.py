@@ -42,6 +42,7 @@ from tongpin.shared.testing.system import env_port_base
 
 sys.path.insert(0, str(Path(__file__).parent))
 import pipeline
+import triage as triage_bench
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -229,10 +230,16 @@ def main() -> None:
     parser.add_argument("--trial-seconds", type=float, default=120.0, help="length of each pipeline trial")
     parser.add_argument("--start-rate", type=float, default=10.0, help="first pipeline rate tried (concerns/s)")
     parser.add_argument("--max-rate", type=float, default=120.0)
-    parser.add_argument("--only", choices=("floors", "backbone", "pipeline"), action="append",
+    parser.add_argument("--only", choices=("floors", "backbone", "pipeline", "triage"), action="append",
                         help="run only these parts (repeatable); floors always run with the others")
     args = parser.parse_args()
-    parts = set(args.only or ("floors", "backbone", "pipeline")) | {"floors"}
+    parts = set(args.only or ("floors", "backbone", "pipeline", "triage")) | {"floors"}
+    if "triage" in parts:
+        # Pure CPU, no servers: measured first, before the pipeline's processes warm the machine.
+        speed = triage_bench.classification()
+        print(f"triage judgment            {speed['judgment_per_s']:>8} msgs/s on one core "
+              f"(rules {speed['rules_per_s']}/s, model {speed['model_per_s']}/s; target {speed['target_per_s']}/s; "
+              f"load {speed['load_average'][0]})")
     mongodb_url = os.environ["MONGODB_URL"]
     amqp_url = os.environ["AMQP_URL"]
     report: dict[str, Any] = {
@@ -240,6 +247,8 @@ def main() -> None:
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "load_average_before": load_average(),
     }
+    if "triage" in parts:
+        report["triage"] = speed
     floors = {
         "fastapi_post": fastapi_floor(args.seconds),
         "aio_pika_publish_confirmed": asyncio.run(publish_floor(amqp_url, args.count * 2)),

@@ -74,6 +74,8 @@ trap 'rm -rf "$private"; cleanup' EXIT
 log "tests/browser, from a copy of this checkout in $private (mode 700)"
 copy_checkout "$private/tongpin"
 (cd "$private/tongpin" && uv sync --all-packages --frozen -q)
+# Triage's packaged model is built at install (ignored by git): the copy takes the one built here.
+cp -a "$ROOT/services/triage/src/tongpin/triage/models" "$private/tongpin/services/triage/src/tongpin/triage/"
 log "copied and synced in $(($(date +%s) - began))s"
 run_pytest "$private/tongpin" tests/browser || status=$?
 cp -a "$private/tongpin/test-artifacts/." "$ROOT/test-artifacts/" 2>/dev/null || true

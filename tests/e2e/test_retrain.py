@@ -20,10 +20,7 @@ from tongpin.triage.settings import TriageSettings
 
 pytestmark = pytest.mark.e2e
 
-CORRECTED = {
-    "请问住房公积金怎么提取？租房能不能提": "pay_benefits",
-    "想去学个心理学的课，局里能不能给报销一部分学费": "career",
-}
+TEXTS = ("请问住房公积金怎么提取？租房能不能提", "想去学个心理学的课，局里能不能给报销一部分学费")
 
 
 async def test_overrides_become_a_proposed_model_that_runs_once_published(
@@ -47,7 +44,8 @@ async def test_overrides_become_a_proposed_model_that_runs_once_published(
         with pytest.raises(RetrainError, match="no corrections"):
             await propose(triage=triage, intake=intake, corpus=[corpus], corrections_out=None, blind_dir=blind)
 
-        for text, category in CORRECTED.items():
+        corrected: dict[str, str] = {}
+        for text in TEXTS:
             posted = await intake.post("/messages", headers=signing_key.headers("system"), json={
                 "channel_id": "officers-rt", "source_message_id": f"rt-{uuid.uuid4().hex}", "anonymous": True,
                 "text": text, "sent_at": datetime.now(UTC).isoformat()})
@@ -58,6 +56,9 @@ async def test_overrides_become_a_proposed_model_that_runs_once_published(
                 return response.json() if response.status_code == 200 else None
 
             decision = await eventually(decided, timeout=20)
+            # Whatever triage said, the staff member says otherwise: that is what a correction is.
+            category = "suggestion" if decision["category"] != "suggestion" else "career"
+            corrected[text] = category
             overridden = await triage.post(f"/decisions/{concern_id}/overrides", json={
                 "category": category, "reason": "人工复核：按实际诉求改类", "version": decision["version"]})
             assert overridden.status_code == 200, overridden.text
@@ -66,7 +67,7 @@ async def test_overrides_become_a_proposed_model_that_runs_once_published(
         result = await propose(triage=triage, intake=intake, corpus=[corpus], corrections_out=kept, blind_dir=blind)
         assert result["corrections"] == 2 and result["current_version"] == 1
         learned = [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines()]
-        assert {row["text"]: row["category"] for row in learned} == CORRECTED
+        assert {row["text"]: row["category"] for row in learned} == corrected
         pair = result["figures"]["seen_round1"]
         assert pair["current"]["n"] == pair["proposed"]["n"] > 0
 

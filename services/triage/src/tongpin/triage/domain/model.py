@@ -169,13 +169,14 @@ class Model:
 
     def vector(self, feats: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Sparse tf-idf vector (rows, values) of a feature list: sublinear tf, idf, unit length."""
-        vocabulary = self.vocabulary
-        counted = [(vocabulary[f], n) for f, n in Counter(feats).items() if f in vocabulary]
-        if not counted:
+        counts = Counter(feats)
+        indices = list(map(self.vocabulary.get, counts))
+        known = [i for i, index in enumerate(indices) if index is not None]
+        if not known:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        pairs = np.array(counted, dtype=np.int64)
-        rows = pairs[:, 0]
-        values = (1.0 + np.log(pairs[:, 1])) * self.idf[rows]
+        tallies = list(counts.values())
+        rows = np.array([indices[i] for i in known], dtype=np.int64)
+        values = (1.0 + np.log(np.array([tallies[i] for i in known], dtype=np.float64))) * self.idf[rows]
         norm = math.sqrt(float(values @ values))
         return rows, values / norm if norm else values
 

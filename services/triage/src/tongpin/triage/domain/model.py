@@ -167,24 +167,32 @@ class Model:
                      category=self.category, crisis=self.crisis, flags=self.flags,
                      crisis_threshold=self.crisis_threshold, flag_threshold=self.flag_threshold, meta=self.meta)
 
-    def vector(self, feats: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Sparse tf-idf vector (rows, values) of a feature list: sublinear tf, idf, unit length."""
-        counts = Counter(feats)
-        indices = list(map(self.vocabulary.get, counts))
-        known = [i for i, index in enumerate(indices) if index is not None]
-        if not known:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        tallies = list(counts.values())
-        rows = np.array([indices[i] for i in known], dtype=np.int64)
-        values = (1.0 + np.log(np.array([tallies[i] for i in known], dtype=np.float64))) * self.idf[rows]
-        norm = math.sqrt(float(values @ values))
-        return rows, values / norm if norm else values
+    def vector(self, feats: Iterable[str]) -> tuple[list[int], list[float]]:
+        """Sparse tf-idf vector (rows, values) of a feature list: sublinear tf, idf, unit length.
+
+        Plain Python: a message has a hundred-odd features, and numpy's per-call cost would dominate.
+        """
+        get, idf, log = self.vocabulary.get, self._idf, math.log
+        rows: list[int] = []
+        values: list[float] = []
+        for feat, tally in Counter(feats).items():
+            index = get(feat)
+            if index is not None:
+                rows.append(index)
+                values.append(idf[index] if tally == 1 else (1.0 + log(tally)) * idf[index])
+        norm = math.sqrt(sum(v * v for v in values))
+        return rows, [v / norm for v in values] if norm else values
+
+    @cached_property
+    def _idf(self) -> list[float]:
+        return [float(v) for v in self.idf.tolist()]
 
     @cached_property
     def _stacked(self) -> tuple[np.ndarray, np.ndarray, list[slice]]:
         """Every head's weights side by side, so one gather and one sum score a message for all of them."""
         heads = [self.category, self.crisis, *self.flags]
-        weights = np.ascontiguousarray(np.concatenate([h.weights for h in heads], axis=1), dtype=np.float64)
+        # float32 halves the matrix (cache-friendlier gathers); the decision is summed in float64 all the same.
+        weights = np.ascontiguousarray(np.concatenate([h.weights for h in heads], axis=1), dtype=np.float32)
         intercept = np.concatenate([h.intercept for h in heads]).astype(np.float64)
         slices, start = [], 0
         for head in heads:
@@ -196,9 +204,9 @@ class Model:
         """Category, crisis and flag probabilities for one message's features, with the strongest n-grams."""
         rows, values = self.vector(feats)
         weights, intercept, slices = self._stacked
-        if rows.size:
+        if rows:
             gathered = weights[rows]
-            decision = (values @ gathered + intercept).tolist()
+            decision = (np.asarray(values) @ gathered.astype(np.float64) + intercept).tolist()
         else:
             gathered = np.zeros((0, len(intercept)))
             decision = intercept.tolist()
@@ -219,41 +227,38 @@ class Model:
             crisis_probability=crisis_p, crisis=crisis_p >= self.crisis_threshold,
             flag_probabilities=flag_ps,
             flags=tuple(code for code, p in flag_ps.items() if p >= self.flag_threshold),
-            category_evidence=self._evidence(rows, values, gathered[:, slices[0].start + best], evidence),
+            category_evidence=self._evidence(rows, values, gathered, slices[0].start + best, evidence),
             # What made a crisis is named when the model calls one; otherwise nobody reads it.
-            crisis_evidence=self._evidence(rows, values, gathered[:, slices[1].start], evidence)
+            crisis_evidence=self._evidence(rows, values, gathered, slices[1].start, evidence)
             if crisis_p >= self.crisis_threshold else (),
         )
 
-    def _evidence(self, rows: np.ndarray, values: np.ndarray, column: np.ndarray,
+    def _evidence(self, rows: list[int], values: list[float], gathered: np.ndarray, column: int,
                   limit: int) -> tuple[Contribution, ...]:
-        if not rows.size or limit <= 0:
+        if not rows or limit <= 0:
             return ()
-        share = values * column
+        shares = np.asarray(values) * gathered[:, column]
         # The strongest positive shares; n-grams of two or three characters read better than single ones,
         # so a single character is named only when too few longer ones contributed. The channel marker
         # explains nothing and is never named.
-        longer = self._longer[rows]
-        picked = self._top(share, (share > 0) & longer, limit)
+        wanted = min(len(rows), limit * 6)
+        top = np.argpartition(shares, len(rows) - wanted)[len(rows) - wanted:] if wanted < len(rows) else \
+            np.arange(len(rows))
+        names, longer, single = self.names, self._longer, self._single
+        # Equal shares (n-grams that always came together in training) go to the longer n-gram, then by name.
+        ranked = sorted(top.tolist(), key=lambda i: (-shares[i], -len(names[rows[i]]), names[rows[i]]))
+        picked = [i for i in ranked if shares[i] > 0 and longer[rows[i]]][:limit]
         if len(picked) < limit:
-            picked = np.concatenate([picked, self._top(share, (share > 0) & self._single[rows], limit - len(picked))])
-        names = self.names
-        return tuple(Contribution(feature=names[int(rows[i])], weight=float(share[i])) for i in picked.tolist())
-
-    @staticmethod
-    def _top(share: np.ndarray, mask: np.ndarray, limit: int) -> np.ndarray:
-        candidates = np.flatnonzero(mask)
-        if len(candidates) > limit:
-            candidates = candidates[np.argpartition(-share[candidates], limit - 1)[:limit]]
-        return np.asarray(candidates[np.argsort(-share[candidates], kind="stable")])
+            picked += [i for i in ranked if shares[i] > 0 and single[rows[i]]][: limit - len(picked)]
+        return tuple(Contribution(feature=names[rows[i]], weight=float(shares[i])) for i in picked)
 
     @cached_property
-    def _longer(self) -> np.ndarray:
-        return np.array([f.startswith("c:") and len(f) > 3 for f in self.names], dtype=bool)
+    def _longer(self) -> list[bool]:
+        return [f.startswith("c:") and len(f) > 3 for f in self.names]
 
     @cached_property
-    def _single(self) -> np.ndarray:
-        return np.array([f.startswith("c:") and len(f) == 3 for f in self.names], dtype=bool)
+    def _single(self) -> list[bool]:
+        return [f.startswith("c:") and len(f) == 3 for f in self.names]
 
     @cached_property
     def names(self) -> list[str]:

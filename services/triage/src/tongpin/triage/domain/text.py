@@ -8,6 +8,7 @@ import threading
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 _SENTENCE_END = frozenset("。！？!?\n…;；")
@@ -120,8 +121,16 @@ def find_contexts(text: str, cues: dict[str, tuple[str, ...]]) -> Contexts:
 
 
 def _first_cue(sentence: str, cues: tuple[str, ...]) -> int | None:
-    positions = [pos for pos in (sentence.find(cue) for cue in cues) if pos >= 0]
-    return min(positions) if positions else None
+    """Where the first of the cues occurs in the sentence (the leftmost match of all of them at once)."""
+    if "" in cues:
+        return 0
+    found = _cue_regex(cues).search(sentence) if cues else None
+    return found.start() if found else None
+
+
+@lru_cache(maxsize=64)
+def _cue_regex(cues: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(cue) for cue in sorted(cues, key=len, reverse=True) if cue) or r"(?!)")
 
 
 def negation_before(
@@ -137,8 +146,8 @@ def negation_before(
     while clause_start > 0 and text[clause_start - 1] not in _CLAUSE_END:
         clause_start -= 1
     prefix = text[clause_start:offset].strip()
-    if not prefix:
-        return None
+    if not prefix or not any(cue in prefix for cue in cues):
+        return None  # no negation word anywhere before it: nothing to segment
     tokens = [tok for tok in tokenizer().lcut(prefix) if tok.strip()]
     for token in reversed(tokens[-window:]):
         if token in breakers:

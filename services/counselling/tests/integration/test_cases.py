@@ -276,3 +276,12 @@ async def test_two_staff_replying_at_the_same_moment_one_wins_one_gets_409(couns
     case = await counselling.case(case_id)
     winner = next(r for r in responses if r.status_code == 201).json()["case"]["dialogue"][0]["text"]
     assert [r["text"] for r in case["dialogue"]] == [winner] and case["version"] == version + 1
+
+
+async def test_an_unknown_state_filter_is_refused(counselling):
+    refused = await counselling.client.get("/cases", params={"state": "bogus"},
+                                           headers=counselling.as_("centre_coordinator"))
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "state"
+    listed = await counselling.client.get("/cases", params={"state": "in_dialogue"},
+                                          headers=counselling.as_("centre_coordinator"))
+    assert listed.status_code == 200

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from tongpin.counselling import handlers as h
 from tongpin.counselling.context import CounsellingContext
 from tongpin.counselling.domain.access import BREAK_GLASS_ROLES, visible_cases
+from tongpin.counselling.domain.case import CaseState
 from tongpin.counselling.domain.escalation import EscalationMaterial
 from tongpin.counselling.domain.sealed import can_read_note
 from tongpin.counselling.schemas import (
@@ -57,6 +58,7 @@ from tongpin.counselling.schemas import (
 )
 from tongpin.shared.auth import STAFF_ROLES, Principal, Public, Roles
 from tongpin.shared.edge import MAX_OFFSET, MAX_VERSION
+from tongpin.shared.events import Id
 from tongpin.shared.problems import Invalid, NotFound
 
 router = APIRouter()
@@ -237,7 +239,7 @@ async def set_availability(staff_id: str, body: AvailabilityUpdate, request: Req
 
 @router.get("/cases", response_model=CasePage, tags=["cases"])
 async def list_cases(
-    request: Request, principal: CaseWorker, state: str | None = None, assignee_id: str | None = None,
+    request: Request, principal: CaseWorker, state: CaseState | None = None, assignee_id: Id | None = None,
     mine: bool = False, crisis: bool | None = None, limit: Limit = 50, offset: Offset = 0,
 ) -> CasePage:
     """Cases, newest first; filter by state, assignee (or mine) and crisis."""

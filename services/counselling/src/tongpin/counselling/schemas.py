@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tongpin.counselling.domain.escalation import ActionsText, BackgroundText, DecisionText, RequestText, SubjectText
+from tongpin.counselling.domain.roles import role_set_problem
 from tongpin.shared.edge import MAX_VERSION
 from tongpin.shared.events import MAX_TEXT, Category, ChannelKind, Code, Id, ResolutionMethod, Severity, StaffRole
 
@@ -41,6 +42,13 @@ class MeRead(BaseModel):
     kind: str
 
 
+def _combinable(roles: list[str] | None) -> list[str] | None:
+    problem = role_set_problem(roles) if roles is not None else None
+    if problem:
+        raise ValueError(problem)
+    return roles
+
+
 class StaffCreate(Strict):
     username: Username
     name: ShortText
@@ -51,6 +59,8 @@ class StaffCreate(Strict):
     on_call: bool = False
     staff_id: Id | None = None
 
+    _roles_combine = field_validator("roles")(_combinable)
+
 
 class StaffUpdate(Strict):
     name: ShortText | None = None
@@ -60,6 +70,8 @@ class StaffUpdate(Strict):
     unit: Id | None = None
     active: bool | None = None
     version: RecordVersion | None = None
+
+    _roles_combine = field_validator("roles")(_combinable)
 
 
 class AvailabilityUpdate(Strict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from tongpin.shared.events import StaffRole
@@ -21,6 +21,22 @@ DECIDER_ROLES: Final[frozenset[str]] = frozenset({"committee_member"})
 AGGREGATE_READER_ROLES: Final[frozenset[str]] = frozenset(
     {"auditor", "committee_member", "centre_coordinator", "admin"}
 )
+
+
+# Roles one person may hold together: the case workers' roles combine with each other; the committee,
+# auditors and administrators stand alone, so nobody decides on, audits or administers their own work.
+COMBINABLE_ROLES: Final[frozenset[str]] = CASE_WORKER_ROLES
+
+
+def role_set_problem(roles: Sequence[str]) -> str | None:
+    """Why a staff member may not hold these roles together, or None when they may."""
+    if len(set(roles)) != len(roles):
+        return "a role is named more than once"
+    if len(roles) > 1 and not set(roles) <= COMBINABLE_ROLES:
+        alone = sorted(set(roles) - COMBINABLE_ROLES)
+        return (f"{', '.join(alone)} must be held alone; only {', '.join(sorted(COMBINABLE_ROLES))} "
+                "may be combined")
+    return None
 
 
 def is_staff_role(role: str) -> bool:

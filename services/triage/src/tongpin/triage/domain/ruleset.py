@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import re2
+
 from tongpin.shared.events import CATEGORIES, CHANNEL_KINDS, RISK_FLAGS, SEVERITIES
 
 RULE_KINDS = ("signal", "idiom", "chatter")
@@ -63,6 +65,18 @@ class RuleSetError(ValueError):
         super().__init__("; ".join(f"第{line}行: {reason}" for line, reason in errors))
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_PY_UNICODE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})")
+
+
+def linear_regex(pattern: str) -> Any:
+    """The pattern compiled for RE2, which matches in time linear in the text whatever the pattern; raises
+    re2.error for what only a backtracking engine can do (backreferences, lookarounds)."""
+    # Python's \uXXXX escapes are written \x{XXXX} in RE2.
+    return re2.compile(_PY_UNICODE_ESCAPE.sub(r"\1\\x{\2}", pattern), _RE2_OPTIONS)
+
+
 @dataclass(frozen=True)
 class Rule:
     """One rule: literal terms and/or regular expressions, and what a match means."""
@@ -86,8 +100,9 @@ class Rule:
     # A forcing rule decides the category whatever the model says (a convention the corpus may not teach,
     # such as 公积金 being pay_benefits rather than housing).
     force: bool = False
-    # One alternation for terms and patterns together: a rule is one regex scan per message.
-    regex: re.Pattern[str] = field(compare=False, repr=False, default=re.compile(r"(?!)"))
+    # One alternation for terms and patterns together: a rule is one regex scan per message. Rules with
+    # patterns are compiled for RE2 (linear time whatever the pattern), terms-only rules for `re`.
+    regex: Any = field(compare=False, repr=False, default=re.compile(r"(?!)"))
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as a JSON object, leaving out fields at their defaults."""
@@ -372,9 +387,16 @@ def _parse_rule(
         errors.append((line, f"规则 {rule_id!r} 缺少 terms 或 patterns"))
     for pattern in patterns:
         try:
-            compiled = re.compile(pattern)
+            re.compile(pattern)
         except re.error as exc:
             errors.append((loc.value_line(pattern, start, end), f"正则表达式 {pattern!r} 无效: {exc}"))
+            continue
+        try:
+            compiled = linear_regex(pattern)
+        except re2.error as exc:
+            reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+            errors.append((loc.value_line(pattern, start, end),
+                           f"正则表达式 {pattern!r} 无法线性时间匹配（不支持反向引用、环视等）: {reason}"))
             continue
         if compiled.match(""):
             errors.append((loc.value_line(pattern, start, end), f"正则表达式 {pattern!r} 可匹配空串"))
@@ -422,11 +444,13 @@ def _parse_rule(
         return None
     alternatives = [trie_pattern([t.lower() for t in terms])] if terms else []
     alternatives += [f"(?:{p})" for p in patterns]
+    joined = "|".join(alternatives)
     return Rule(
         id=rule_id, kind=kind, label=raw.get("label", ""), terms=tuple(terms), patterns=tuple(patterns),
         category=category, weight=float(weight), flag=flag, severity=severity, channels=tuple(channels),
         negatable=negatable, negated_weight=float(negated_weight), ignore_in=tuple(ignore_in), note=raw.get("note", ""),
-        force=bool(force), regex=re.compile("|".join(alternatives)),
+        # Literal terms alone cannot backtrack; anything with a pattern runs on the linear-time engine.
+        force=bool(force), regex=linear_regex(joined) if patterns else re.compile(joined),
     )
 
 

@@ -161,7 +161,11 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 async def current_principal(request: Request) -> Principal:
-    """The authenticated caller, from a bearer token or an X-API-Key header; 401 otherwise."""
+    """The authenticated caller, from a bearer token or an X-API-Key header; 401 otherwise.
+
+    A staff token is refused too when the service has heard (staff.updated) that its holder was
+    deactivated or no longer holds a role the token claims.
+    """
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
@@ -177,6 +181,13 @@ async def current_principal(request: Request) -> Principal:
         if credentials is None:
             raise Unauthenticated("a bearer token is required")
         principal = await verifier.verify(credentials.credentials)
+    standing = getattr(request.app.state, "staff_standing", None)
+    if standing is not None and principal.kind == "staff":
+        known = await standing(principal.subject)
+        if known is not None and (not known.active or not principal.roles <= known.roles):
+            log.warning("auth.stale_token", subject=principal.subject, active=known.active)
+            raise Unauthenticated("this account was deactivated or its roles changed since the token was issued; "
+                                  "log in again")
     request.state.principal = principal
     return principal
 

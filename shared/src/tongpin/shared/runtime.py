@@ -40,6 +40,7 @@ from tongpin.shared.metrics import http_metrics_middleware, metrics_router
 from tongpin.shared.mongo import IndexPlan, ensure_indexes, make_client, service_database
 from tongpin.shared.problems import NotFound, Unavailable, install_problem_handlers
 from tongpin.shared.settings import ServiceSettings
+from tongpin.shared.standing import STAFF_STANDING_COLLECTION, StaffStandingStore
 
 log = get_logger(__name__)
 
@@ -79,6 +80,8 @@ class ServiceRuntime:
         self.extras: dict[str, Any] = {}
         # Named reports /readyz shows beside its checks: what a service runs on, and whether it is degraded.
         self.reports: dict[str, Callable[[], dict[str, Any]]] = {}
+        # Fed by each service's staff.updated consumer; read by every authenticated request.
+        self.staff_standing = StaffStandingStore(self.db[STAFF_STANDING_COLLECTION])
 
     def broker_connected(self) -> bool:
         return self.connection is not None and self.connection.connected.is_set() and not self.connection.is_closed
@@ -214,6 +217,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
+    app.state.staff_standing = runtime.staff_standing
     install_problem_handlers(app, retry_after=settings.retry_after_seconds)
     # Innermost of the middlewares, so a refused request still carries its correlation id and is counted.
     app.add_middleware(UnstorableInputGuard)

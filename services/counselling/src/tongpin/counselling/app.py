@@ -18,6 +18,7 @@ from tongpin.shared.auth import TokenVerifier
 from tongpin.shared.logging import get_logger
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
+from tongpin.shared.standing import Standing
 
 log = get_logger(__name__)
 
@@ -79,6 +80,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                              description="Staff, cases, dialogue, talks, sealed notes, escalation, broadcasts.",
                              on_startup=[_start_timers(ctx)])
     app.state.counselling = ctx
+
+    async def standing(staff_id: str) -> Standing | None:
+        # Counselling holds the directory itself: a deactivation or a lost role counts from the same moment.
+        member = await ctx.staff.get(staff_id)
+        if member is None:
+            return None
+        return Standing(active=bool(member.get("active", True)), roles=frozenset(member.get("roles", ())))
+
+    app.state.staff_standing = standing
     if not (settings.jwks_url or settings.jwks_json or settings.jwt_public_key_pem):
         # Counselling verifies the tokens it signs with its own public key.
         own = settings.model_copy(update={"jwks_json": json.dumps(ctx.issuer.jwks())})

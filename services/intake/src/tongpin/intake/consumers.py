@@ -23,6 +23,7 @@ from tongpin.shared.events import (
     OversightItemOpened,
     OversightItemUpdated,
     ReplyRequested,
+    StaffUpdated,
 )
 from tongpin.shared.messaging.consumer import Handler
 from tongpin.shared.runtime import ServiceRuntime
@@ -67,7 +68,13 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
         await h.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
                                     at=data.closed_at, messages=messages, receipts=receipts)
 
+    async def on_staff_updated(event: CloudEvent, data: Any) -> None:
+        assert isinstance(data, StaffUpdated)
+        await runtime.staff_standing.record(staff_id=data.staff_id, roles=list(data.roles), active=data.active,
+                                            updated_at=data.updated_at)
+
     return {
+        StaffUpdated.routing_key(): on_staff_updated,
         ReplyRequested.routing_key(): on_reply_requested,
         BroadcastRequested.routing_key(): on_broadcast_requested,
         OversightItemOpened.routing_key(): on_item_opened,

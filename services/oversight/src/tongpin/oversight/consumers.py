@@ -15,7 +15,7 @@ from tongpin.oversight.repository import (
     SubjectRepository,
 )
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.events import CONSUMES
+from tongpin.shared.events import CONSUMES, StaffUpdated
 from tongpin.shared.messaging.consumer import Handler
 from tongpin.shared.runtime import ServiceRuntime
 
@@ -40,6 +40,10 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
         finally:
             if not lock.locked() and in_flight.get(event.id) is lock:
                 del in_flight[event.id]
+        if isinstance(data, StaffUpdated):
+            # Tokens of someone deactivated, or of roles taken away, are refused from now on.
+            await runtime.staff_standing.record(staff_id=data.staff_id, roles=list(data.roles), active=data.active,
+                                                updated_at=data.updated_at)
 
     return dict.fromkeys(CONSUMES["oversight"], on_event)
 

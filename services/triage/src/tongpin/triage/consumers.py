@@ -63,6 +63,8 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
     async def on_staff_updated(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, StaffUpdated)
         await h.record_staff(staff=staff, data=data)
+        await runtime.staff_standing.record(staff_id=data.staff_id, roles=list(data.roles), active=data.active,
+                                            updated_at=data.updated_at)
 
     async def on_case_opened(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, CaseOpened)

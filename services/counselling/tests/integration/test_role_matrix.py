@@ -12,7 +12,7 @@ NO_DIALOGUE_OR_NOTES = ("/cases", "/notes", "/escalations/{escalation_id}", "/br
 
 
 async def test_every_route_admits_exactly_its_declared_roles(counselling):
-    problems = await walk_matrix(counselling.client, counselling.app,
+    problems = await walk_matrix(counselling.client, counselling.app, service="counselling",
                                  headers_for=lambda role: counselling.as_(role))
     assert problems == []
 

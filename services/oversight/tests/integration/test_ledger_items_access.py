@@ -150,7 +150,8 @@ async def test_every_route_declares_roles_and_auditors_read_no_dialogue(
 ):
     app = oversight_app()
     async with running(app) as client:
-        problems = await walk_matrix(client, app, headers_for=lambda role: signing_key.headers(role))
+        problems = await walk_matrix(client, app, service="oversight",
+                                     headers_for=lambda role: signing_key.headers(role))
         assert problems == []
         table = {(r.method, r.path): r.roles for r in route_roles(app)}
         assert table[("GET", "/public/oversight")] is None

@@ -368,7 +368,7 @@ async def test_queue_orders_filters_and_bounds_pages(triage, publish, signing_ke
 
 async def test_every_endpoint_admits_exactly_its_declared_roles(triage, signing_key):
     app, client = triage
-    problems = await walk_matrix(client, app, headers_for=lambda role: signing_key.headers(role),
+    problems = await walk_matrix(client, app, service="triage", headers_for=lambda role: signing_key.headers(role),
                                  path_values={"concern_id": "c-unknown", "version": "1"})
     assert problems == []
 

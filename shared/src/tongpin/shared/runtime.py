@@ -38,6 +38,7 @@ from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.messaging.topology import Names, declare_exchanges
 from tongpin.shared.metrics import http_metrics_middleware, metrics_router
 from tongpin.shared.mongo import IndexPlan, ensure_indexes, make_client, service_database
+from tongpin.shared.openapi import document_security
 from tongpin.shared.problems import NotFound, Unavailable, install_problem_handlers
 from tongpin.shared.settings import ServiceSettings
 from tongpin.shared.standing import STAFF_STANDING_COLLECTION, StaffStandingStore
@@ -245,4 +246,5 @@ def create_service_app(
     app.include_router(ops_router())
     for router in routers:
         app.include_router(router)
+    document_security(app)
     return app

@@ -149,7 +149,7 @@ async def _case_read(ctx: CounsellingContext, case_id: str) -> CaseRead:
 # --- auth ---------------------------------------------------------------------------------------------
 
 
-@router.post("/auth/token", response_model=TokenRead, tags=["auth"])
+@router.post("/auth/token", response_model=TokenRead, tags=["auth"], responses={429: {"description": "throttled"}})
 async def issue_token(
     request: Request, _: Open, username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1024)],

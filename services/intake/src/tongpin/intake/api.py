@@ -341,6 +341,7 @@ async def upsert_roster(body: RosterUpsert, request: Request, members: Members, 
 
 
 @router.post("/roster/csv", response_model=RosterReportRead, tags=["roster"], summary="Upload a roster CSV",
+             responses={413: {"description": "too large"}},
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
                  "type": "string", "format": "binary"}}}}})
 async def upload_roster_csv(request: Request, members: Members, trace: TraceIds, _: RosterAdmin) -> RosterReportRead:
@@ -623,6 +624,7 @@ class ThreadRead(BaseModel):
 
 
 @router.post("/public/submissions", status_code=201, response_model=SubmissionRead, tags=["public"],
+             responses={429: {"description": "throttled"}},
              summary="Public form (no login) for the families and supervision channels",
              description=f"Anonymous allowed. Rate limited per client and overall (429). {TEXT_DOC}")
 async def submit(body: SubmissionCreate, request: Request, channels: Channels, messages: Messages,
@@ -638,6 +640,7 @@ async def submit(body: SubmissionCreate, request: Request, channels: Channels, m
 
 
 @router.post("/public/receipts/thread", response_model=ThreadRead, tags=["public"],
+             responses={429: {"description": "throttled"}},
              summary="Read a receipt's status and replies",
              description="The code travels in the body, never the URL. Wrong codes answer 404 and lock the client "
                          "out for longer and longer (429 with Retry-After).")
@@ -652,6 +655,7 @@ async def read_thread(body: ReceiptLookup, request: Request, messages: Messages,
 
 
 @router.post("/public/receipts/messages", status_code=201, response_model=ThreadRead, tags=["public"],
+             responses={429: {"description": "throttled"}},
              summary="Add a message to a receipt's thread", description=TEXT_DOC)
 async def add_receipt_message(body: ReceiptMessageCreate, request: Request, messages: Messages, receipts: Receipts,
                               deliveries: Deliveries, guard: Guard, settings: Settings, client: Client,

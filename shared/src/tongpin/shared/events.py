@@ -3,6 +3,11 @@
 Only three types carry text that people wrote (``concern.raised``, ``reply.requested``,
 ``broadcast.requested``). Every other type carries ids, codes, flags, numbers and times only: its
 string fields are constrained to identifier or code patterns, which the contract tests check.
+
+Every event oversight counts names the ``unit`` the counted thing belongs to and the business time it
+happened (its ``*_at`` field, read from the publisher's clock: ``tongpin.shared.clock``). ``unit`` stays
+optional in the schema so an older publisher's event still parses, but oversight refuses a counted
+event without one (reason ``missing_unit``) instead of counting it under no unit.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ StaffRole = Literal[
     "political_worker", "psychologist", "centre_coordinator", "committee_member", "auditor", "admin",
 ]
 ResolutionMethod = Literal["answered_online", "resolved_offline", "by_committee"]
-OversightStatus = Literal["received", "under_review", "in_progress", "resolved", "not_substantiated"]
+OversightStatus = Literal["received", "under_review", "in_progress", "resolved", "not_substantiated", "reopened"]
 Origin = Literal["channel", "wecom", "public_form", "api"]
 
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
@@ -129,6 +134,7 @@ class BroadcastDelivered(EventData):
     channel_kind: ChannelKind
     outcome: Literal["delivered", "failed"]
     attempts: int = Field(ge=1)
+    unit: Id | None = None
     delivered_at: datetime
 
 
@@ -210,6 +216,7 @@ class ConcernMerged(EventData):
     concern_id: Id
     primary_concern_id: Id
     about_officer_id: Id
+    unit: Id | None = None
     merged_at: datetime
 
 
@@ -273,6 +280,7 @@ class CaseAssigned(EventData):
     assignee_id: Id
     assignee_role: StaffRole
     assigned_by: Id | None = None
+    unit: Id | None = None
     assigned_at: datetime
 
 
@@ -290,12 +298,26 @@ class ReplyRequested(EventData):
     requested_at: datetime
 
 
+class CaseReplied(EventData):
+    """Staff answered a case online (what they wrote travels only in reply.requested)."""
+
+    event_type = "case.replied"
+    publisher = "counselling"
+
+    case_id: Id
+    reply_id: Id
+    first_response: bool
+    unit: Id | None = None
+    replied_at: datetime
+
+
 class TalkScheduled(EventData):
     event_type = "talk.scheduled"
     publisher = "counselling"
 
     talk_id: Id
     case_id: Id
+    unit: Id | None = None
     scheduled_for: datetime
     scheduled_at: datetime
 
@@ -307,6 +329,7 @@ class TalkHeld(EventData):
     talk_id: Id
     case_id: Id
     outcome_code: Code
+    unit: Id | None = None
     held_at: datetime
 
 
@@ -329,6 +352,7 @@ class EscalationDecided(EventData):
     case_id: Id
     decision_code: Code
     due_by: datetime | None = None
+    unit: Id | None = None
     decided_at: datetime
 
 
@@ -357,6 +381,7 @@ class CaseReopened(EventData):
 
     case_id: Id
     reason_code: Code
+    unit: Id | None = None
     reopened_at: datetime
 
 
@@ -396,6 +421,7 @@ class OversightItemUpdated(EventData):
     item_id: Id
     concern_id: Id
     status: OversightStatus
+    unit: Id | None = None
     changed_at: datetime
 
 
@@ -406,6 +432,7 @@ class OversightItemClosed(EventData):
     item_id: Id
     concern_id: Id
     status: Literal["resolved", "not_substantiated"]
+    unit: Id | None = None
     closed_at: datetime
 
 
@@ -414,7 +441,7 @@ CATALOGUE: dict[str, type[EventData]] = {
     for cls in (
         ConcernRaised, MemberJoined, MemberLeft, RosterUpdated, BroadcastDelivered, ConcernRead, ReadingOverdue,
         ConcernTriaged, ConcernMerged, EscalationRaised,
-        StaffUpdated, CaseOpened, CaseAssigned, ReplyRequested, TalkScheduled, TalkHeld, CaseEscalated,
+        StaffUpdated, CaseOpened, CaseAssigned, ReplyRequested, CaseReplied, TalkScheduled, TalkHeld, CaseEscalated,
         EscalationDecided, CaseResolved, CaseReopened, BroadcastRequested,
         OversightItemOpened, OversightItemUpdated, OversightItemClosed,
     )

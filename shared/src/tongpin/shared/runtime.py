@@ -7,7 +7,8 @@ import time. Tests build the same runtime against real servers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextvars
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -19,7 +20,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from tongpin.shared import clock as business_clock
 from tongpin.shared.auth import Roles, TokenVerifier
+from tongpin.shared.clock import Clock, FileClock
 from tongpin.shared.edge import MAX_OFFSET, UnstorableInputGuard
 from tongpin.shared.envelope import child_traceparent, new_traceparent
 from tongpin.shared.health import health_router
@@ -60,8 +63,11 @@ class ServiceRuntime:
         indexes: IndexPlan,
         outbox_collections: Sequence[str],
         handlers: HandlerFactory | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        # Business time (tongpin.shared.clock): injected, else the file clock the settings name, else real time.
+        self.clock: Clock = clock or (FileClock(settings.clock_file) if settings.clock_file else business_clock.SYSTEM)
         self.names = Names(exchange=settings.exchange, service=settings.service_name, prefix=settings.queue_prefix)
         self.client: AsyncMongoClient[Any] = make_client(settings)
         self.db: AsyncDatabase[Any] = service_database(self.client, settings.database_name)
@@ -111,7 +117,8 @@ class ServiceRuntime:
                 poll_seconds=self.settings.outbox_poll_seconds,
             )
             self.relay.start()
-        handlers = self._handler_factory(self) if self._handler_factory else {}
+        handlers = {key: self._with_clock(handler) for key, handler in
+                    (self._handler_factory(self) if self._handler_factory else {}).items()}
         if handlers:
             self.consumer = EventConsumer(
                 connection=self.connection, names=self.names, handlers=handlers,
@@ -127,10 +134,22 @@ class ServiceRuntime:
         log.info("service.started", database=self.settings.database_name, queue=self.names.queue,
                  handlers=sorted(handlers))
 
-    def spawn(self, coro: Awaitable[Any], *, name: str) -> None:
-        """Run a background loop for the service's lifetime (timers, delivery workers)."""
-        self._background.append(asyncio.ensure_future(coro))
-        self._background[-1].set_name(name)
+    def _with_clock(self, handler: Handler) -> Handler:
+        """The handler, run with this runtime's clock bound."""
+        clock = self.clock
+
+        async def run(event: Any, data: Any) -> None:
+            with business_clock.using(clock):
+                await handler(event, data)
+
+        return run
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
+        """Run a background loop for the service's lifetime (timers, delivery workers), on this runtime's clock."""
+        context = contextvars.copy_context()
+        context.run(business_clock.bind, self.clock)
+        task = asyncio.get_running_loop().create_task(coro, name=name, context=context)
+        self._background.append(task)
 
     async def stop(self) -> None:
         for task in self._background:
@@ -231,7 +250,8 @@ def create_service_app(
         bind_request_ids(correlation_id=correlation_id, traceparent=traceparent, service=settings.service_name)
         request.state.correlation_id = correlation_id
         request.state.traceparent = traceparent
-        response = await call_next(request)
+        with business_clock.using(runtime.clock):
+            response = await call_next(request)
         response.headers["x-correlation-id"] = correlation_id
         if request.url.path.startswith(("/healthz", "/readyz", "/metrics")) is False:
             response.headers.setdefault("cache-control", "no-store")

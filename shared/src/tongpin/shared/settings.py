@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +48,12 @@ class ServiceSettings(BaseSettings):
     # believed. Empty: the connecting address is the client (a service reached directly).
     trusted_proxies: list[str] = []
 
+    # The bureau's one time zone: every day, month and year a figure is counted in is a date there,
+    # for every service and the console alike (which asks oversight for it).
+    bureau_time_zone: str = "Asia/Shanghai"
+    # Demo and tests only: read business time from this file while it exists (tongpin.shared.clock).
+    clock_file: str | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -57,6 +65,20 @@ class ServiceSettings(BaseSettings):
     jwt_public_key_pem: str | None = None
     # Machine clients: "name:key" pairs; a client presenting X-API-Key gets the `system` role.
     api_keys: list[SecretStr] = []
+
+    @field_validator("bureau_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
+        return value
+
+    @property
+    def bureau_zone(self) -> ZoneInfo:
+        """The bureau's time zone."""
+        return ZoneInfo(self.bureau_time_zone)
 
     @property
     def database_name(self) -> str:

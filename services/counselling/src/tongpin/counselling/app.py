@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,7 +13,9 @@ from fastapi import FastAPI
 from tongpin.counselling import api, consumers, handlers, repository
 from tongpin.counselling.context import CounsellingContext, build_context
 from tongpin.counselling.settings import CounsellingSettings
+from tongpin.shared import clock
 from tongpin.shared.auth import TokenVerifier
+from tongpin.shared.clock import Clock
 from tongpin.shared.logging import get_logger
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
@@ -40,11 +41,11 @@ def _start_timers(ctx: CounsellingContext) -> Callable[[ServiceRuntime], Awaitab
         settings = ctx.settings
 
         async def sla() -> None:
-            await handlers.flag_overdue(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, now=datetime.now(UTC),
+            await handlers.flag_overdue(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, now=clock.now(),
                                         webhook=ctx.webhook)
 
         async def reminders() -> None:
-            await handlers.send_talk_reminders(repo=ctx.cases, feed=ctx.feed, now=datetime.now(UTC),
+            await handlers.send_talk_reminders(repo=ctx.cases, feed=ctx.feed, now=clock.now(),
                                                lead=ctx.reminder_lead, webhook=ctx.webhook)
 
         runtime.spawn(_every(settings.sla_check_seconds, "sla", sla), name="counselling-sla")
@@ -65,14 +66,14 @@ def _start_timers(ctx: CounsellingContext) -> Callable[[ServiceRuntime], Awaitab
     return start
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     if settings is None:
         settings = CounsellingSettings()
     elif not isinstance(settings, CounsellingSettings):
         settings = CounsellingSettings.model_validate(settings.model_dump())
     runtime = ServiceRuntime(
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
-        handlers=consumers.handlers,
+        handlers=consumers.handlers, clock=clock,
     )
     ctx = build_context(settings, runtime.db)
     runtime.extras["counselling"] = ctx

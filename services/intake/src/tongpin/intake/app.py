@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from tongpin.intake import api, consumers, handlers, reading, reading_api, repository
 from tongpin.intake.settings import IntakeSettings
+from tongpin.shared.clock import Clock
 from tongpin.shared.events import MAX_TEXT
 from tongpin.shared.logging import get_logger
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
@@ -72,13 +73,13 @@ async def reading_watch(runtime: ServiceRuntime, settings: IntakeSettings) -> No
         await asyncio.sleep(settings.reading_scan_seconds)
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     if not isinstance(settings, IntakeSettings):
         raise TypeError("intake needs IntakeSettings")
     runtime = ServiceRuntime(
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
-        handlers=consumers.handlers,
+        handlers=consumers.handlers, clock=clock,
     )
 
     async def start_loops(rt: ServiceRuntime) -> None:

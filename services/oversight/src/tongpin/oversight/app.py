@@ -6,21 +6,23 @@ from fastapi import FastAPI
 
 from tongpin.oversight import api, consumers, handlers, repository
 from tongpin.oversight.settings import OversightSettings
+from tongpin.shared.clock import Clock
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
 
 
 async def _start_digests(runtime: ServiceRuntime) -> None:
     every = getattr(runtime.settings, "digest_every_seconds", 3600.0)
-    runtime.spawn(handlers.keep_daily_digests(ledger=consumers.ledger_repository(runtime), every_seconds=every),
+    runtime.spawn(handlers.keep_daily_digests(ledger=consumers.ledger_repository(runtime), every_seconds=every,
+                                              zone=runtime.settings.bureau_zone),
                   name="ledger-daily-digest")
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or OversightSettings()
     runtime = ServiceRuntime(
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
-        handlers=consumers.handlers,
+        handlers=consumers.handlers, clock=clock,
     )
     return create_service_app(runtime, title="Tongpin oversight 监督", routers=[api.router],
                               description="External oversight items, the audit ledger and statistics.",

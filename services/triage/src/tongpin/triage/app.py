@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tongpin.shared.clock import Clock
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
 from tongpin.triage import api, consumers, judgments, repository
@@ -23,11 +24,11 @@ async def _prepare(runtime: ServiceRuntime) -> None:
     warm_up()
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or TriageSettings()
     runtime = ServiceRuntime(
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
-        handlers=consumers.handlers,
+        handlers=consumers.handlers, clock=clock,
     )
     return create_service_app(runtime, title="Tongpin triage 研判", routers=api.routers(),
                               description="Explainable judgment of concerns, risk-first queue, routing.",

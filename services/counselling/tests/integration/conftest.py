@@ -6,6 +6,7 @@ import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from tongpin.counselling.app import create_app
 from tongpin.counselling.context import CounsellingContext
 from tongpin.counselling.settings import CounsellingSettings
+from tongpin.shared.clock import Clock
 from tongpin.shared.events import ConcernRaised, ConcernTriaged, EventData, make_event
 from tongpin.shared.testing.services import eventually, running
 
@@ -132,3 +134,19 @@ async def counselling(
     async with running(app) as client:
         yield Counselling(app=app, client=client, signing_key=signing_key, db=db)
 
+
+
+@pytest.fixture
+def counselling_on(
+    counselling_settings, clean_run, signing_key, mongo_client, event_capture
+) -> Callable[[Clock], Any]:
+    """Start counselling on a given business clock: ``async with counselling_on(clock) as counselling``."""
+
+    @asynccontextmanager
+    async def start(clock: Clock) -> AsyncIterator[Counselling]:
+        app = create_app(CounsellingSettings(**counselling_settings()), clock=clock)
+        async with running(app) as client:
+            yield Counselling(app=app, client=client, signing_key=signing_key,
+                              db=mongo_client[f"{clean_run}_counselling"])
+
+    return start

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
@@ -56,6 +55,7 @@ from tongpin.counselling.schemas import (
     TalkUpdate,
     TokenRead,
 )
+from tongpin.shared import clock
 from tongpin.shared.auth import STAFF_ROLES, Principal, Public, Roles
 from tongpin.shared.edge import MAX_OFFSET, MAX_VERSION
 from tongpin.shared.events import Id
@@ -261,7 +261,7 @@ async def list_cases(
 @router.get("/cases/overdue", response_model=CasePage, tags=["sla"])
 async def overdue_cases(request: Request, principal: CaseWorker, limit: Limit = 50, offset: Offset = 0) -> CasePage:
     """Live cases past a time target (those the caller may open)."""
-    query = await _visible(request, principal, h.overdue_query(datetime.now(UTC)))
+    query = await _visible(request, principal, h.overdue_query(clock.now()))
     docs, total = await _ctx(request).cases.list_cases(query=query, limit=limit, offset=offset)
     return CasePage(items=[CaseSummary.model_validate({**d, "case_id": d["_id"], "overdue": True}) for d in docs],
                     total=total, limit=limit, offset=offset)
@@ -271,7 +271,7 @@ async def overdue_cases(request: Request, principal: CaseWorker, limit: Limit = 
 async def sla_summary(request: Request, _: FigureReader) -> dict[str, Any]:
     """How often the first-response and resolution targets were met, overall and per severity."""
     ctx = _ctx(request)
-    return await h.sla_figures(repo=ctx.cases, targets=ctx.targets, now=datetime.now(UTC))
+    return await h.sla_figures(repo=ctx.cases, targets=ctx.targets, now=clock.now())
 
 
 @router.get("/cases/{case_id}", response_model=CaseRead, tags=["cases"])
@@ -517,7 +517,7 @@ async def _material_for(request: Request, escalation_id: str, principal: Princip
 
 async def _escalation_read(ctx: CounsellingContext, escalation_id: str) -> EscalationRead:
     doc, entry = await h.escalation_of(repo=ctx.cases, escalation_id=escalation_id)
-    item = h.escalation_board_item(case_doc=doc, entry=entry, now=datetime.now(UTC))
+    item = h.escalation_board_item(case_doc=doc, entry=entry, now=clock.now())
     return EscalationRead.model_validate({**item, "material": entry["material"], "decision": entry.get("decision")})
 
 
@@ -527,7 +527,7 @@ async def escalation_board(
     overdue: bool | None = None, limit: Limit = 50, offset: Offset = 0,
 ) -> EscalationPage:
     """The committee's board: escalations awaiting a decision, decided ones being carried out, overdue flags."""
-    now = datetime.now(UTC)
+    now = clock.now()
     docs = await _ctx(request).cases.find_cases({"escalation_ids": {"$exists": True, "$ne": []}},
                                                 {"outbox": 0, "dialogue": 0})
     items = [h.escalation_board_item(case_doc=d, entry=e, now=now) for d in docs for e in d["escalations"].values()]
@@ -642,7 +642,7 @@ async def notifications(
 @router.post("/notifications/{notification_id}/read", response_model=NotificationRead, tags=["notifications"])
 async def mark_read(notification_id: str, request: Request, principal: AnyStaff) -> NotificationRead:
     """Mark one of the caller's notifications read."""
-    doc = await _ctx(request).feed.mark_read(notification_id, staff_id=principal.subject, at=datetime.now(UTC))
+    doc = await _ctx(request).feed.mark_read(notification_id, staff_id=principal.subject, at=clock.now())
     if doc is None:
         raise NotFound("notification", notification_id)
     return NotificationRead.model_validate({**doc, "notification_id": doc["_id"]})

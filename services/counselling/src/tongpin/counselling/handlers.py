@@ -40,6 +40,7 @@ from tongpin.counselling.repository import (
     NotificationRepository,
     StaffRepository,
 )
+from tongpin.shared import clock
 from tongpin.shared import events as ev
 from tongpin.shared.auth import Principal
 from tongpin.shared.envelope import CloudEvent, child_traceparent
@@ -66,7 +67,8 @@ class Trace:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """Business time: the runtime's clock (tongpin.shared.clock), a simulated one when a demo plays a past year."""
+    return clock.now()
 
 
 def _new_id(prefix: str) -> str:
@@ -104,20 +106,23 @@ def _cloud_events(case: Case, recorded: Sequence[domain.CaseEvent], *, trace: Tr
         elif isinstance(item, domain.CaseAssigned):
             data = ev.CaseAssigned(case_id=case.case_id, assignee_id=item.assignee_id,
                                    assignee_role=item.assignee_role, assigned_by=item.assigned_by,
-                                   assigned_at=item.assigned_at)
+                                   unit=case.unit, assigned_at=item.assigned_at)
+        elif isinstance(item, domain.ReplyRecorded) and item.reply_id is not None:
+            data = ev.CaseReplied(case_id=case.case_id, reply_id=item.reply_id, first_response=item.first_response,
+                                  unit=case.unit, replied_at=item.replied_at)
         elif isinstance(item, domain.TalkScheduled):
             data = ev.TalkScheduled(case_id=case.case_id, talk_id=item.talk_id, scheduled_for=item.scheduled_for,
-                                    scheduled_at=item.scheduled_at)
+                                    unit=case.unit, scheduled_at=item.scheduled_at)
         elif isinstance(item, domain.TalkHeld):
             data = ev.TalkHeld(case_id=case.case_id, talk_id=item.talk_id, outcome_code=item.outcome_code,
-                               held_at=item.held_at)
+                               unit=case.unit, held_at=item.held_at)
         elif isinstance(item, domain.CaseEscalated):
             data = ev.CaseEscalated(case_id=case.case_id, escalation_id=item.escalation_id, category=case.category,
                                     unit=case.unit, escalated_at=item.escalated_at)
         elif isinstance(item, domain.EscalationDecided):
             data = ev.EscalationDecided(escalation_id=item.escalation_id, case_id=case.case_id,
                                         decision_code=item.decision_code, due_by=item.due_by,
-                                        decided_at=item.decided_at)
+                                        unit=case.unit, decided_at=item.decided_at)
         elif isinstance(item, domain.CaseResolved):
             first_met = (case.first_response_at <= case.first_response_due
                          if case.first_response_at and case.first_response_due else None)
@@ -130,7 +135,8 @@ def _cloud_events(case: Case, recorded: Sequence[domain.CaseEvent], *, trace: Tr
                 resolution_met=resolution_met, resolved_at=item.resolved_at,
             )
         elif isinstance(item, domain.CaseReopened):
-            data = ev.CaseReopened(case_id=case.case_id, reason_code=item.reason_code, reopened_at=item.reopened_at)
+            data = ev.CaseReopened(case_id=case.case_id, reason_code=item.reason_code, unit=case.unit,
+                                   reopened_at=item.reopened_at)
         if data is not None:
             out.append(_event(data, subject=case.case_id, trace=trace))
     return out
@@ -601,7 +607,7 @@ async def reply(
     target = {"channel_id": chosen, "concern_id": origins[chosen]}
 
     def apply(case: Case, doc: dict[str, Any]) -> dict[str, Any]:
-        case.record_reply(at=at)
+        case.record_reply(at=at, reply_id=reply_id)
         entry = {"reply_id": reply_id, "staff_id": by.subject, "staff_name": by.name, "text": text,
                  "channel_id": target["channel_id"], "at": at}
         return {"$push": {"dialogue": entry}}
@@ -1073,7 +1079,7 @@ async def _claim_attempt(*, staff: StaffRepository, throttle: LoginThrottle, key
     """Count one attempt on a counter before its password is checked, or learn it must wait."""
     for _ in range(50):
         doc = await staff.throttle_counter(key)
-        now = _now()
+        now = datetime.now(UTC)  # security time, never a demo's clock
         decision = throttle.claim(_counter(doc), now=now, scope=scope)
         if not decision.allowed:
             return _Claim(key=key, decision=decision, before=doc)
@@ -1103,7 +1109,7 @@ async def login(
     The attempt is counted on the account-and-client counter and on the account counter before the
     password is checked, so attempts sent together are decided one after another.
     """
-    now = _now()
+    now = datetime.now(UTC)  # security time: token expiry and the throttle never follow a demo's clock
 
     async def record(outcome: str, staff_id: str | None = None) -> None:
         await staff.record_attempt({"_id": _new_id("login"), "username": username, "staff_id": staff_id,
@@ -1112,7 +1118,7 @@ async def login(
 
     async def refuse(claim: _Claim, detail: str) -> Problem:
         await record("throttled")
-        retry = claim.decision.retry_after(_now())
+        retry = claim.decision.retry_after(datetime.now(UTC))
         return Problem(429, f"{detail}; try again in {retry} s", headers={"Retry-After": str(retry)},
                        retry_after=retry)
 

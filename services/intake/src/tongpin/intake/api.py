@@ -222,7 +222,7 @@ async def list_channels(
     kind: ChannelKind | None = None,
 ) -> ChannelPage:
     """Every channel with its joined count at a date, and participation per channel kind."""
-    moment = handlers._aware(at) if at else handlers.now_utc()
+    moment = handlers._aware(at) if at else handlers.business_now()
     per_kind = await handlers.participation_at(members=members, memberships=memberships, at=moment)
     items = []
     for doc in await channels.listing(kind=kind):
@@ -240,7 +240,7 @@ async def get_participation(
     at: datetime | None = Query(default=None, description="the moment to measure; default now"),
 ) -> dict[str, ParticipationRead]:
     """Members joined / roster headcount, per channel kind, at a moment (past dates work)."""
-    moment = handlers._aware(at) if at else handlers.now_utc()
+    moment = handlers._aware(at) if at else handlers.business_now()
     result = await handlers.participation_at(members=members, memberships=memberships, at=moment)
     return {k: _part(v) for k, v in result.items()}
 
@@ -280,7 +280,8 @@ async def join(channel_id: str, body: JoinCreate, response: Response, request: R
     """Record a join with its real time; announces member.joined (200 and no event when already in)."""
     doc, changed = await handlers.join_channel(
         channels=channels, members=members, memberships=memberships, channel_id=channel_id,
-        member_id=body.member_id, member_external_id=body.member_external_id, joined_at=body.joined_at, trace=trace)
+        member_id=body.member_id, member_external_id=body.member_external_id, joined_at=body.joined_at, trace=trace,
+        bureau_unit=_settings(request).bureau_unit)
     if changed:
         _runtime(request).notify_outbox()
     else:
@@ -295,7 +296,8 @@ async def leave(channel_id: str, body: LeaveCreate, request: Request, channels: 
     """Record a leave with its real time; announces member.left (no event when not in the channel)."""
     doc, changed = await handlers.leave_channel(
         channels=channels, members=members, memberships=memberships, channel_id=channel_id,
-        member_id=body.member_id, member_external_id=body.member_external_id, left_at=body.left_at, trace=trace)
+        member_id=body.member_id, member_external_id=body.member_external_id, left_at=body.left_at, trace=trace,
+        bureau_unit=_settings(request).bureau_unit)
     if doc is None:
         raise NotFound("membership", f"{body.member_id or body.member_external_id}@{channel_id}")
     if changed:
@@ -326,7 +328,8 @@ class RosterReportRead(BaseModel):
 
 
 async def _import(request: Request, members: Members, rows: Any, errors: Any, trace: handlers.Trace) -> Any:
-    report = await handlers.upsert_roster(members=members, rows=rows, errors=errors, trace=trace)
+    report = await handlers.upsert_roster(members=members, rows=rows, errors=errors, trace=trace,
+                                          bureau_unit=_settings(request).bureau_unit)
     _runtime(request).notify_outbox()
     return RosterReportRead(created=report.created, updated=report.updated, unchanged=report.unchanged,
                             rejected=[RowErrorRead(**r) for r in handlers.report_rows(report.rejected)])
@@ -477,6 +480,7 @@ async def post_message(body: MessageCreate, request: Request, response: Response
         sent_at=body.sent_at, author_member_id=body.author_member_id, author_external_id=body.author_external_id,
         anonymous=body.anonymous, about_officer_id=body.about_officer_id,
         attachments=[a.model_dump(mode="json") for a in body.attachments], origin="api", trace=trace,
+        bureau_unit=_settings(request).bureau_unit,
     )
     if created:
         _runtime(request).notify_outbox()
@@ -728,7 +732,8 @@ async def wecom_receive(channel_id: str, request: Request, settings: Settings, c
     _doc, created = await handlers.post_message(
         channels=channels, members=members, messages=messages, channel_id=channel_id,
         source_message_id=parsed.source_message_id, text=parsed.text, sent_at=parsed.sent_at,
-        author_member_id=author["_id"] if author else None, anonymous=author is None, origin="wecom", trace=trace)
+        author_member_id=author["_id"] if author else None, anonymous=author is None, origin="wecom", trace=trace,
+        bureau_unit=settings.bureau_unit)
     if created:
         _runtime(request).notify_outbox()
     return PlainTextResponse("success")

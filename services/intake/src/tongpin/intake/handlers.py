@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from tongpin.intake.repository import (
     ReceiptRepository,
 )
 from tongpin.intake.settings import IntakeSettings
+from tongpin.shared import clock
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import (
     BroadcastDelivered,
@@ -55,7 +56,13 @@ BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def now_utc() -> datetime:
+    """The system time: for rate limits, lock-outs, deliveries and retention (never stretched by a demo clock)."""
     return datetime.now(UTC)
+
+
+def business_now() -> datetime:
+    """When something happens in the bureau's business: the runtime's clock (tongpin.shared.clock)."""
+    return clock.now()
 
 
 async def _pause(attempt: int) -> None:
@@ -86,7 +93,7 @@ class Trace:
 
 async def create_channel(*, channels: ChannelRepository, document: dict[str, Any]) -> dict[str, Any]:
     """Register a channel bound to its external group; 409 when the id or group is taken."""
-    stored = {**document, "version": 1, "created_at": now_utc()}
+    stored = {**document, "version": 1, "created_at": business_now()}
     if not await channels.insert(stored):
         raise Conflict("a channel with this id or external_group_id exists", field="id")
     return stored
@@ -129,17 +136,18 @@ def _effective(since: date | None, *, now: datetime) -> datetime:
 
 
 async def upsert_roster(
-    *, members: MemberRepository, rows: Sequence[RosterRow], errors: Sequence[RowError], trace: Trace
+    *, members: MemberRepository, rows: Sequence[RosterRow], errors: Sequence[RowError], trace: Trace,
+    bureau_unit: str,
 ) -> RosterReport:
     """Write each good roster row on its own (a bad row never blocks a good one); idempotent."""
     report = RosterReport(rejected=list(errors))
     for row in rows:
-        outcome = await _upsert_row(members=members, row=row, trace=trace)
+        outcome = await _upsert_row(members=members, row=row, trace=trace, bureau_unit=bureau_unit)
         getattr(report, outcome).append(member_id_for(row.external_id))
     return report
 
 
-async def _upsert_row(*, members: MemberRepository, row: RosterRow, trace: Trace) -> str:
+async def _upsert_row(*, members: MemberRepository, row: RosterRow, trace: Trace, bureau_unit: str) -> str:
     member_id = member_id_for(row.external_id)
     fields = {
         "external_id": row.external_id, "name": row.name, "member_kind": row.member_kind, "unit": row.unit,
@@ -147,14 +155,16 @@ async def _upsert_row(*, members: MemberRepository, row: RosterRow, trace: Trace
         "linked_officer_id": member_id_for(row.linked_officer_external_id) if row.linked_officer_external_id else None,
         "supervisor_kind": row.supervisor_kind, "channel_kind": row.channel_kind,
     }
+    unit = await member_unit(members=members, person=fields, bureau_unit=bureau_unit)
     for attempt in range(40):
         await _pause(attempt)
-        now = now_utc()
+        now = business_now()
         effective = _effective(row.since, now=now)
         existing = await members.get(member_id)
         if existing is None:
             initial = [{"from": effective, "to": None}] if row.active else []
-            created = [_roster_event(member_id, row, active=True, at=effective, trace=trace)] if row.active else []
+            created = ([_roster_event(member_id, row.member_kind, row.channel_kind, unit=unit, active=True,
+                                      at=effective, trace=trace)] if row.active else [])
             doc = {"_id": member_id, **fields, "active": row.active, "roster_periods": initial, "version": 1,
                    "created_at": now, "updated_at": now}
             if await members.insert(doc, created):
@@ -164,17 +174,24 @@ async def _upsert_row(*, members: MemberRepository, row: RosterRow, trace: Trace
         update: dict[str, Any] = {"$set": {**changes, "updated_at": now}}
         events: list[CloudEvent] = []
         periods: list[dict[str, Any]] = list(existing.get("roster_periods") or [])
+        was_unit = await member_unit(members=members, person=existing, bureau_unit=bureau_unit)
         if row.active and not existing.get("active"):
             periods.append({"from": effective, "to": None})
             update["$set"].update(active=True, roster_periods=periods)
-            events.append(_roster_event(member_id, row, active=True, at=effective, trace=trace))
+            events.append(_roster_event(member_id, row.member_kind, row.channel_kind, unit=unit, active=True,
+                                        at=effective, trace=trace))
         elif not row.active and existing.get("active"):
             if periods and periods[-1]["to"] is None:
                 periods[-1] = {**periods[-1], "to": max(effective, _aware(periods[-1]["from"]))}
             update["$set"].update(active=False, roster_periods=periods)
-            events.append(_roster_event(member_id, row, active=False, at=effective, trace=trace))
-        elif row.active and ({"member_kind", "unit"} & changes.keys()):
-            events.append(_roster_event(member_id, row, active=True, at=now, trace=trace))
+            events.append(_roster_event(member_id, existing["member_kind"], existing["channel_kind"],
+                                        unit=was_unit, active=False, at=effective, trace=trace))
+        elif row.active and (({"member_kind"} & changes.keys()) or unit != was_unit):
+            # Moved to another unit (or kind): off the old headcount, onto the new one, so units add up.
+            events.append(_roster_event(member_id, existing["member_kind"], existing["channel_kind"],
+                                        unit=was_unit, active=False, at=now, trace=trace))
+            events.append(_roster_event(member_id, row.member_kind, row.channel_kind, unit=unit, active=True,
+                                        at=now, trace=trace))
         if not changes and not events:
             return "unchanged"
         if await members.update(member_id, version=existing["version"], update=update, events=events):
@@ -182,9 +199,10 @@ async def _upsert_row(*, members: MemberRepository, row: RosterRow, trace: Trace
     raise Conflict(f"roster row {row.external_id} kept changing under the import; try again")
 
 
-def _roster_event(member_id: str, row: RosterRow, *, active: bool, at: datetime, trace: Trace) -> CloudEvent:
-    data = RosterUpdated(member_id=member_id, member_kind=row.member_kind, channel_kind=row.channel_kind,
-                         unit=row.unit, active=active, effective_at=at)
+def _roster_event(member_id: str, member_kind: str, channel_kind: str, *, unit: str, active: bool, at: datetime,
+                  trace: Trace) -> CloudEvent:
+    data = RosterUpdated(member_id=member_id, member_kind=member_kind, channel_kind=channel_kind,  # type: ignore[arg-type]
+                         unit=unit, active=active, effective_at=at)
     return make_event(data, subject=member_id, correlationid=trace.correlation_id, traceparent=trace.traceparent)
 
 
@@ -210,6 +228,7 @@ async def _member_by_any(
 async def join_channel(
     *, channels: ChannelRepository, members: MemberRepository, memberships: MembershipRepository,
     channel_id: str, member_id: str | None, member_external_id: str | None, joined_at: datetime, trace: Trace,
+    bureau_unit: str,
 ) -> tuple[dict[str, Any], bool]:
     """Record that a member joined a channel at a time (possibly in the past); a repeat changes nothing."""
     channel = await channels.get(channel_id)
@@ -222,7 +241,9 @@ async def join_channel(
     membership_id = f"{member['_id']}:{channel_id}"
     event = make_event(
         MemberJoined(member_id=member["_id"], member_kind=member["member_kind"], channel_id=channel_id,
-                     channel_kind=channel["kind"], unit=member.get("unit"), joined_at=joined_at),
+                     channel_kind=channel["kind"],
+                     unit=await member_unit(members=members, person=member, bureau_unit=bureau_unit),
+                     joined_at=joined_at),
         subject=member["_id"], correlationid=trace.correlation_id, traceparent=trace.traceparent,
     )
     for attempt in range(40):
@@ -250,6 +271,7 @@ async def join_channel(
 async def leave_channel(
     *, channels: ChannelRepository, members: MemberRepository, memberships: MembershipRepository,
     channel_id: str, member_id: str | None, member_external_id: str | None, left_at: datetime, trace: Trace,
+    bureau_unit: str,
 ) -> tuple[dict[str, Any] | None, bool]:
     """Record that a member left a channel at a time; leaving when not in changes nothing."""
     channel = await channels.get(channel_id)
@@ -260,7 +282,9 @@ async def leave_channel(
     membership_id = f"{member['_id']}:{channel_id}"
     event = make_event(
         MemberLeft(member_id=member["_id"], member_kind=member["member_kind"], channel_id=channel_id,
-                   channel_kind=channel["kind"], unit=member.get("unit"), left_at=left_at),
+                   channel_kind=channel["kind"],
+                   unit=await member_unit(members=members, person=member, bureau_unit=bureau_unit),
+                   left_at=left_at),
         subject=member["_id"], correlationid=trace.correlation_id, traceparent=trace.traceparent,
     )
     for attempt in range(40):
@@ -313,20 +337,34 @@ def checked_text(text: str, *, field_name: str = "text") -> str:
         raise Invalid(exc.field, exc.reason) from None
 
 
-async def _unit_for(
-    *, members: MemberRepository, author: dict[str, Any] | None, about: dict[str, Any] | None
-) -> str | None:
-    if about is not None and about.get("unit"):
-        return str(about["unit"])
-    if author is None:
+async def _own_unit(*, members: MemberRepository, person: Mapping[str, Any] | None) -> str | None:
+    """A person's own unit, or for a family member their officer's."""
+    if person is None:
         return None
-    if author.get("unit"):
-        return str(author["unit"])
-    if author.get("linked_officer_id"):
-        officer = await members.get(author["linked_officer_id"])
+    if person.get("unit"):
+        return str(person["unit"])
+    if person.get("linked_officer_id"):
+        officer = await members.get(str(person["linked_officer_id"]))
         if officer is not None and officer.get("unit"):
             return str(officer["unit"])
     return None
+
+
+async def member_unit(*, members: MemberRepository, person: Mapping[str, Any] | None, bureau_unit: str) -> str:
+    """The unit a person's participation counts in: their own (their officer's), else the bureau's own."""
+    return await _own_unit(members=members, person=person) or bureau_unit
+
+
+async def concern_unit(
+    *, members: MemberRepository, author: Mapping[str, Any] | None, about: Mapping[str, Any] | None,
+    channel: Mapping[str, Any], bureau_unit: str,
+) -> str:
+    """The unit a concern counts in: its officer's, else its author's, else its channel's, else the bureau's."""
+    for person in (about, author):
+        unit = await _own_unit(members=members, person=person)
+        if unit:
+            return unit
+    return str(channel.get("unit") or bureau_unit)
 
 
 async def post_message(
@@ -334,7 +372,7 @@ async def post_message(
     channel_id: str, source_message_id: str, text: str, sent_at: datetime,
     author_member_id: str | None = None, author_external_id: str | None = None, anonymous: bool = False,
     about_officer_id: str | None = None, attachments: Sequence[dict[str, Any]] = (), origin: str = "api",
-    channel_kind: str | None = None, trace: Trace,
+    channel_kind: str | None = None, trace: Trace, bureau_unit: str,
 ) -> tuple[dict[str, Any], bool]:
     """Check a message from a bridge or system, store it as received and announce concern.raised."""
     text = checked_text(text)
@@ -357,7 +395,7 @@ async def post_message(
             raise NotFound("member", about_officer_id)
         if about["member_kind"] not in ("officer", "auxiliary"):
             raise Invalid("about_officer_id", "must name an officer or auxiliary")
-    unit = await _unit_for(members=members, author=author, about=about)
+    unit = await concern_unit(members=members, author=author, about=about, channel=channel, bureau_unit=bureau_unit)
     return await accept_message(
         repo=messages, channel_id=channel_id, channel_kind=channel["kind"], source_message_id=source_message_id,
         text=text, sent_at=sent_at, author_member_id=author["_id"] if author else None,
@@ -409,7 +447,7 @@ async def accept_message(
         "text": text,
         "attachments": list(attachments),
         "sent_at": sent_at,
-        "received_at": to_stored_precision(now_utc()),
+        "received_at": to_stored_precision(business_now()),
         "receipt_id": receipt_id,
         "contact": contact,
         "public_status": None,
@@ -481,23 +519,24 @@ async def submit_public(
         channel = await channels.first_of_kind(channel_kind)
         if channel is None:
             raise NotFound("channel of kind", channel_kind)
-    now = now_utc()
-    await limit_public_rate(guard=guard, settings=settings, client=client, now=now)
+    await limit_public_rate(guard=guard, settings=settings, client=client, now=now_utc())
+    now = business_now()
     code = new_receipt_code()
     receipt_id = hash_receipt(code, pepper=pepper)
     concern_id = new_concern_id()
     # The receipt first, the message (which raises the concern) last: a request cut off between the
     # two leaves only a receipt nobody holds the code of, never a concern the submitter was told failed.
+    unit = str(channel.get("unit") or settings.bureau_unit)  # a submission to a unit's channel counts there
     await receipts.insert({
         "_id": receipt_id, "concern_id": concern_id, "channel_id": channel["_id"], "channel_kind": channel["kind"],
-        "status": "received", "status_at": None, "created_at": now,
+        "unit": unit, "status": "received", "status_at": None, "created_at": now,
         "thread": [{"id": f"m:{concern_id}", "kind": "submission", "ref": concern_id, "at": now}],
     })
     doc, _ = await accept_message(
         repo=messages, channel_id=channel["_id"], channel_kind=channel["kind"],
         source_message_id=f"form:{uuid.uuid4().hex}", text=text, sent_at=now, author_member_id=None,
         correlation_id=trace.correlation_id, traceparent=trace.traceparent, origin="public_form",
-        about_officer_id=None, unit=None, receipt_id=receipt_id, contact=None if anonymous else contact,
+        about_officer_id=None, unit=unit, receipt_id=receipt_id, contact=None if anonymous else contact,
         concern_id=concern_id,
     )
     return doc, code
@@ -563,8 +602,9 @@ async def add_public_message(
 ) -> dict[str, Any]:
     """A follow-up by the receipt holder: a new concern on the same receipt thread."""
     text = checked_text(text)
-    now = now_utc()
-    await limit_public_rate(guard=guard, settings=settings, client=client, now=now)
+    await limit_public_rate(guard=guard, settings=settings, client=client, now=now_utc())
+    now = business_now()
+    first = await messages.get(str(receipt["concern_id"])) if not receipt.get("unit") else None
     concern_id = new_concern_id()
     # The thread entry first, the message last (see submit_public); the thread skips entries whose
     # message was never stored.
@@ -575,6 +615,7 @@ async def add_public_message(
         source_message_id=f"form:{uuid.uuid4().hex}", text=text, sent_at=now, author_member_id=None,
         correlation_id=trace.correlation_id, traceparent=trace.traceparent, origin="public_form",
         receipt_id=receipt["_id"], concern_id=concern_id,
+        unit=str(receipt.get("unit") or (first or {}).get("unit") or settings.bureau_unit),
     )
     return doc
 
@@ -753,24 +794,28 @@ async def deliver_due(
             }
             log.warning("delivery.attempt_failed", delivery_id=delivery["_id"], attempts=attempts, error=str(exc))
             await deliveries.record(delivery["_id"], update=update,
-                                    events=_finished(delivery, channel, "failed", attempts, at) if final else [])
+                                    events=_finished(delivery, channel, "failed", attempts,
+                                                     bureau_unit=settings.bureau_unit) if final else [])
             continue
         update = {
             "$set": {"attempts": attempts, "status": "delivered", "next_attempt_at": None, "finished_at": at},
             "$push": {"attempt_log": {"at": at, "outcome": "delivered", "detail": None}},
         }
         await deliveries.record(delivery["_id"], update=update,
-                                events=_finished(delivery, channel, "delivered", attempts, at))
+                                events=_finished(delivery, channel, "delivered", attempts,
+                                                 bureau_unit=settings.bureau_unit))
     return attempted
 
 
-def _finished(delivery: dict[str, Any], channel: dict[str, Any] | None, outcome: str, attempts: int,
-              at: datetime) -> list[CloudEvent]:
+def _finished(delivery: dict[str, Any], channel: dict[str, Any] | None, outcome: str, attempts: int, *,
+              bureau_unit: str) -> list[CloudEvent]:
     if delivery["kind"] != "broadcast" or channel is None:
         return []
+    # Counted in the month it reached the group (business time), in the channel's unit.
     data = BroadcastDelivered(broadcast_id=delivery["broadcast_id"], channel_id=delivery["channel_id"],
                               channel_kind=channel["kind"], outcome=outcome,  # type: ignore[arg-type]
-                              attempts=attempts, delivered_at=at)
+                              attempts=attempts, unit=str(channel.get("unit") or bureau_unit),
+                              delivered_at=business_now())
     return [make_event(data, subject=delivery["broadcast_id"])]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, SecretStr
 
 from tongpin.intake.domain.reading import ReadingTargets
+from tongpin.shared.events import Id
 from tongpin.shared.settings import ServiceSettings
 
 
@@ -20,6 +21,10 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     port: int = 8101
+    # The unit code of the bureau itself (局机关). Every counted fact names a unit: a concern takes the unit of
+    # the officer it is about, else its author's (a family member's: their officer's), else its channel's, else
+    # this one; a person's participation counts in their own unit (their officer's), else this one.
+    bureau_unit: Id = "bureau"
 
     # Channel id -> WeCom app, e.g. TONGPIN_WECOM_APPS='{"officers-01": {"token": ..., "aes_key": ..., ...}}'.
     wecom_apps: dict[str, WeComApp] = Field(default_factory=dict)

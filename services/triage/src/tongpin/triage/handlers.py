@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tongpin.shared import clock
 from tongpin.shared.auth import Forbidden, Principal
 from tongpin.shared.envelope import CloudEvent, child_traceparent
 from tongpin.shared.events import (
@@ -139,7 +140,7 @@ async def triage_concern(
     judgment = _judge_safely(concern.text, concern.channel_kind, ruleset, model)
     result = judgment.decision
     sent_at = _utc(concern.sent_at)
-    now = datetime.now(UTC)
+    now = clock.now()  # business time: when the concern was triaged
     officer = subject_officer(channel_kind=concern.channel_kind, about_officer_id=concern.about_officer_id,
                               author_member_id=concern.author_member_id, anonymous=concern.anonymous)
     crisis = is_crisis(severity=result.severity, flags=result.flags)
@@ -187,7 +188,7 @@ async def triage_concern(
     if merged_into is not None:
         assert officer is not None
         events.append(wrap(ConcernMerged(concern_id=concern.concern_id, primary_concern_id=merged_into,
-                                         about_officer_id=officer, merged_at=now)))
+                                         about_officer_id=officer, unit=concern.unit, merged_at=now)))
     events.append(wrap(triaged))
     document = {
         "_id": concern.concern_id,
@@ -272,7 +273,7 @@ async def override_decision(
     # A person who gives chatter a category, a severity or a route says it is a concern after all.
     dismissed = bool(decision.get("dismissed")) and after["route"] == "dismiss" and not crisis \
         and after["category"] == "other"
-    now = datetime.now(UTC)
+    now = clock.now()  # business time: when staff corrected the decision
     record = {
         "by": principal.subject, "by_name": principal.name, "at": now, "reason": reason,
         "before": {k: v[0] for k, v in diff.changes.items()}, "after": {k: v[1] for k, v in diff.changes.items()},

@@ -110,6 +110,7 @@ class ReplyRecorded(CaseEvent):
 
     replied_at: datetime
     first_response: bool
+    reply_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -331,7 +332,7 @@ class Case:
             ),
         )
 
-    def record_reply(self, *, at: datetime) -> None:
+    def record_reply(self, *, at: datetime, reply_id: str | None = None) -> None:
         """Record an online reply: open becomes in_dialogue; the first reply sets first_response_at."""
         self._require("record_reply", _LIVE)
         first = self.first_response_at is None
@@ -341,7 +342,7 @@ class Case:
         self.reply_count += 1
         if self.state == "open":
             self.state = "in_dialogue"
-        self._changed(at, ReplyRecorded(case_id=self.case_id, replied_at=at, first_response=first))
+        self._changed(at, ReplyRecorded(case_id=self.case_id, replied_at=at, first_response=first, reply_id=reply_id))
 
     def schedule_talk(self, *, talk_id: str, at: datetime, scheduled_for: datetime) -> None:
         """Book an offline talk; only one may be pending at a time."""

@@ -45,7 +45,7 @@ async def test_a_tampered_or_deleted_ledger_entry_is_found(oversight_app, publis
     async with running(app) as client:
         for i in range(6):
             await publish(events.CaseOpened(case_id=f"case-{i}", concern_id=f"c-{i}", channel_kind="officers",
-                                            category="housing", severity="low", opened_at=at(5, 1)))
+                                            unit="u-1", category="housing", severity="low", opened_at=at(5, 1)))
         await eventually(lambda: done(mongo_client, clean_run, 6))
         intact = (await client.get("/ledger/verify", headers=auditor)).json()
         assert intact == {**intact, "ok": True, "verified": 6, "first_broken_seq": None}
@@ -106,7 +106,7 @@ async def test_items_follow_their_status_and_refusals_move_no_figure(
             assert response.status_code == 200, response.text
             await eventually(lambda n=expected: done(mongo_client, clean_run, n))
         closed = await event_capture.wait_for_type("oversight.item.closed")
-        assert closed[0].data == {"item_id": item_id, "concern_id": "c-item", "status": "resolved",
+        assert closed[0].data == {"item_id": item_id, "concern_id": "c-item", "status": "resolved", "unit": "u-1",
                                   "closed_at": closed[0].data["closed_at"]}
         # At least once: the relay may publish an event twice; one event id is one status change.
         assert len({e.id for e in event_capture.of_type("oversight.item.updated")}) == 1
@@ -115,28 +115,33 @@ async def test_items_follow_their_status_and_refusals_move_no_figure(
         assert "unit" not in public and "concern_id" not in public
         final = await client.patch(url, headers=coordinator, json={"version": 3, "status": "in_progress"})
         assert final.status_code == 409
+        assert final.json()["allowed"] == ["not_substantiated"]
+        assert "the allowed changes are: not_substantiated" in final.json()["detail"]
         await eventually(lambda: done(mongo_client, clean_run, 5))
         year = (await client.get("/public/oversight", params={"period": "2026"})).json()
         assert (year["found"], year["resolved"]) == (1, 1)
+        assert "u-1" not in json.dumps(year)  # public answers never say which units had an item
 
         before = (await client.get("/statistics", params={"period": "2026"},
                                    headers=signing_key.headers("auditor"))).json()
         forged = await publish(events.CaseOpened(case_id="case-forged", concern_id="c-x", channel_kind="officers",
-                                                 category="housing", severity="low", opened_at=at(5, 3)),
+                                                 unit="u-1", category="housing", severity="low", opened_at=at(5, 3)),
                                source="tongpin/intake")
         orphan = await publish(events.CaseResolved(
             case_id="case-never-opened", method="answered_online", outcome_code="done", channel_kind="officers",
-            category="housing", severity="low", opened_at=at(5, 3), resolved_at=at(5, 4)))
+            unit="u-1", category="housing", severity="low", opened_at=at(5, 3), resolved_at=at(5, 4)))
+        unitless = await publish(events.CaseOpened(case_id="case-nowhere", concern_id="c-y", channel_kind="officers",
+                                                   category="housing", severity="low", opened_at=at(5, 3)))
         rejected = mongo_client[f"{clean_run}_oversight"]["rejected"]
-        await eventually(lambda: _count(rejected, {"final": True}, 2), timeout=15)
+        await eventually(lambda: _count(rejected, {"final": True}, 3), timeout=15)
         listed = (await client.get("/rejected", headers=signing_key.headers("auditor"))).json()["items"]
         reasons = {r["event_id"]: r["reason"] for r in listed}
-        assert reasons == {forged.id: "wrong_source", orphan.id: "unknown_case"}
+        assert reasons == {forged.id: "wrong_source", orphan.id: "unknown_case", unitless.id: "missing_unit"}
         after = (await client.get("/statistics", params={"period": "2026"},
                                   headers=signing_key.headers("auditor"))).json()
         assert after == before
         ledger = mongo_client[f"{clean_run}_oversight"]["ledger"]
-        assert await ledger.count_documents({"_id": {"$in": [forged.id, orphan.id]}}) == 0
+        assert await ledger.count_documents({"_id": {"$in": [forged.id, orphan.id, unitless.id]}}) == 0
         dead = mongo_client[f"{clean_run}_oversight"]["dead_letters"]
         assert await dead.count_documents({}) == 0  # refused events are acked, not dead-lettered
 
@@ -165,7 +170,7 @@ async def test_every_route_declares_roles_and_auditors_read_no_dialogue(
                                            about_officer_id="officer-4711"))
         await publish(events.ReplyRequested(reply_id="r-1", case_id="case-c", concern_id="c-canary", staff_id="s-1",
                                             text=CANARY, requested_at=at(5, 2)))
-        await publish(events.CaseOpened(case_id="case-c", concern_id="c-canary", channel_kind="officers",
+        await publish(events.CaseOpened(case_id="case-c", concern_id="c-canary", channel_kind="officers", unit="u-1",
                                         category="mental_distress", severity="high", opened_at=at(5, 2)))
         await publish(triaged("c-canary", kind="officers", route="psych_support", category="mental_distress"))
         await eventually(lambda: done(mongo_client, clean_run, 2))
@@ -205,3 +210,72 @@ async def test_every_auditor_query_is_recorded(oversight_app, clean_run, signing
         ]
         assert all(datetime.fromisoformat(q["at"]) >= since for q in mine)
         assert mine[0]["roles"] == ["auditor"]
+
+
+async def test_an_item_follows_its_case_and_staff_may_still_finish_it(
+    oversight_app, publish, mongo_client, clean_run, signing_key, event_capture
+):
+    """Work starting, the case resolved and reopened move the item, at the times the case moved."""
+    app = oversight_app(suppression_threshold=1)
+    coordinator, auditor = signing_key.headers("centre_coordinator"), signing_key.headers("auditor")
+    item_id, case_id = item_id_for("c-follow"), "case-c-follow"
+    case = {"case_id": case_id, "unit": "u-1"}
+    async with running(app) as client:
+
+        async def status() -> str:
+            return str((await client.get(f"/items/{item_id}", headers=coordinator)).json().get("status"))
+
+        async def becomes(expected: str) -> bool:
+            return await status() == expected
+
+        await publish(triaged("c-follow"))
+        await publish(events.CaseOpened(concern_id="c-follow", channel_kind="families", category="conduct",
+                                        severity="medium", opened_at=at(5, 2, 3), **case))
+        await eventually(lambda: becomes("received"))
+        await publish(events.CaseReplied(reply_id="r-1", first_response=True, replied_at=at(5, 3), **case))
+        await eventually(lambda: becomes("in_progress"))
+        await publish(events.TalkScheduled(talk_id="t-1", scheduled_for=at(5, 9), scheduled_at=at(5, 4), **case))
+        await publish(events.CaseResolved(method="answered_online", outcome_code="done", channel_kind="families",
+                                          category="conduct", severity="medium", opened_at=at(5, 2, 3),
+                                          resolved_at=at(6, 10), **case))
+        await eventually(lambda: becomes("resolved"))
+        item = (await client.get(f"/items/{item_id}", headers=coordinator)).json()
+        assert datetime.fromisoformat(item["closed_at"]) == at(6, 10) and item["public_summary"] is None
+        public = (await client.get(f"/public/items/{item_id}")).json()
+        assert public["status"] == "resolved"
+        await publish(events.CaseReopened(reason_code="came_back", reopened_at=at(7, 1), **case))
+        await eventually(lambda: becomes("reopened"))
+        await publish(events.CaseResolved(method="answered_online", outcome_code="done", channel_kind="families",
+                                          category="conduct", severity="medium", opened_at=at(5, 2, 3),
+                                          resolved_at=at(7, 20), **case))
+        await eventually(lambda: becomes("resolved"))
+        statuses = [e.data["status"] for e in sorted(
+            {e.id: e for e in event_capture.events if e.type.startswith("oversight.item")}.values(),
+            key=lambda e: e.data.get("opened_at") or e.data.get("changed_at") or e.data.get("closed_at"))]
+        assert statuses == ["received", "in_progress", "resolved", "reopened", "resolved"]
+
+        # Staff add the public summary the case's resolution could not give, once.
+        version = (await client.get(f"/items/{item_id}", headers=coordinator)).json()["version"]
+        summary = "经核查属实，已整改并回访（2026年7月）。"
+        added = await client.patch(f"/items/{item_id}", headers=coordinator,
+                                   json={"version": version, "public_summary": summary})
+        assert added.status_code == 200, added.text
+        again = await client.patch(f"/items/{item_id}", headers=coordinator,
+                                   json={"version": version + 1, "public_summary": "改写"})
+        assert again.status_code == 422
+        refused = await client.patch(f"/items/{item_id}", headers=coordinator,
+                                     json={"version": version + 1, "status": "in_progress"})
+        assert refused.status_code == 409 and refused.json()["allowed"] == ["not_substantiated"]
+
+        async def figures() -> dict[str, Any]:
+            return dict((await client.get("/statistics", params={"period": "2026", "unit": "u-1"},
+                                          headers=auditor)).json()["oversight"])
+
+        async def counted() -> bool:
+            found = await figures()
+            return (found["found"], found["resolved"], found["reopened"]) == (1, 1, 1)
+
+        await eventually(counted)
+        july = (await client.get("/statistics", params={"period": "2026-07"}, headers=auditor)).json()
+        june = (await client.get("/statistics", params={"period": "2026-06"}, headers=auditor)).json()
+        assert (june["oversight"]["resolved"], july["oversight"]["resolved"]) == (0, 1)

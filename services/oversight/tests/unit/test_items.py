@@ -8,7 +8,11 @@ import pytest
 
 from tongpin.oversight.domain.items import (
     ALLOWED_TRANSITIONS,
+    CASE_REOPENED,
+    CASE_RESOLVED,
+    FOLLOWS,
     STATUSES,
+    WORK_STARTED,
     IllegalStatusChange,
     InvalidSummary,
     OversightItem,
@@ -68,9 +72,11 @@ def test_not_substantiated_straight_from_received() -> None:
         ([], "resolved"),
         ([], "received"),
         (["under_review"], "under_review"),
-        (["under_review", "in_progress"], "not_substantiated"),
+        (["under_review", "in_progress"], "received"),
         (["under_review", "resolved"], "in_progress"),
+        (["under_review", "resolved"], "reopened"),
         (["not_substantiated"], "under_review"),
+        ([], "reopened"),
     ],
 )
 def test_illegal_changes_are_refused_and_change_nothing(path: list[str], illegal: str) -> None:
@@ -82,11 +88,64 @@ def test_illegal_changes_are_refused_and_change_nothing(path: list[str], illegal
         item.change_status(to=illegal, at=T0, public_summary=SUMMARY)
     assert (caught.value.current, caught.value.requested) == (status, illegal)
     assert (item.version, item.status) == (version, status)
+    assert caught.value.allowed == ALLOWED_TRANSITIONS[status]
 
 
-def test_transition_table_covers_every_status_and_finals_are_final() -> None:
+def test_a_refusal_names_the_changes_allowed() -> None:
+    with pytest.raises(IllegalStatusChange) as caught:
+        _item().change_status(to="resolved", at=T0, public_summary=SUMMARY)
+    assert str(caught.value) == ("cannot change status from received to resolved; from received the allowed "
+                                 "changes are: under_review, in_progress, not_substantiated")
+    item = _item()
+    item.change_status(to="not_substantiated", at=T0, public_summary=SUMMARY)
+    with pytest.raises(IllegalStatusChange, match="none \\(it is final\\)"):
+        item.change_status(to="in_progress", at=T0)
+
+
+def test_transition_table_covers_every_status_and_not_substantiated_is_final() -> None:
     assert set(ALLOWED_TRANSITIONS) == set(STATUSES)
-    assert ALLOWED_TRANSITIONS["resolved"] == ALLOWED_TRANSITIONS["not_substantiated"] == frozenset()
+    assert ALLOWED_TRANSITIONS["not_substantiated"] == ()
+    assert ALLOWED_TRANSITIONS["resolved"] == ("not_substantiated",)
+    assert "reopened" not in {to for allowed in ALLOWED_TRANSITIONS.values() for to in allowed}
+
+
+def test_the_item_follows_its_case_at_the_times_the_case_moved() -> None:
+    item = _item()
+    item.take_events()
+    started, done, again = T0 + timedelta(hours=5), T0 + timedelta(days=4), T0 + timedelta(days=9)
+    assert item.follow_case(WORK_STARTED, at=started)
+    assert not item.follow_case(WORK_STARTED, at=started + timedelta(hours=1))  # already in progress
+    assert item.follow_case(CASE_RESOLVED, at=done)
+    assert (item.status, item.closed_at, item.public_summary) == ("resolved", done, None)
+    assert not item.follow_case(CASE_RESOLVED, at=done)  # a redelivery moves nothing
+    assert item.follow_case(CASE_REOPENED, at=again)
+    assert (item.status, item.closed_at) == ("reopened", None)
+    recorded = item.take_events()
+    assert [(e.event_type, e.model_dump().get("status")) for e in recorded] == [
+        ("oversight.item.updated", "in_progress"), ("oversight.item.closed", "resolved"),
+        ("oversight.item.updated", "reopened"),
+    ]
+    assert [e.model_dump().get("changed_at") or e.model_dump().get("closed_at") for e in recorded] == [
+        started, done, again]
+    assert all(e.model_dump()["unit"] == "U02" for e in recorded)
+
+
+def test_staff_still_add_the_summary_or_find_it_not_substantiated_after_the_case_closed_it() -> None:
+    item = _item()
+    item.follow_case(CASE_RESOLVED, at=T0)
+    item.write_summary(text=SUMMARY, at=T0)
+    assert item.public_summary == SUMMARY
+    with pytest.raises(InvalidSummary):
+        item.write_summary(text="改写", at=T0)
+    item.change_status(to="not_substantiated", at=T0)
+    assert item.status == "not_substantiated"
+    assert not item.follow_case(CASE_REOPENED, at=T0)  # staff's finding stands
+
+
+def test_follow_table_never_leaves_a_final_status_except_by_reopening() -> None:
+    for change, (sources, _to) in FOLLOWS.items():
+        assert "not_substantiated" not in sources, change
+        assert ("resolved" in sources) == (change == CASE_REOPENED)
 
 
 @pytest.mark.parametrize("summary", [None, "", "   ", "字" * 1001])

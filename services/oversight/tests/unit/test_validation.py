@@ -10,6 +10,7 @@ from tongpin.oversight.domain.validation import (
     DUPLICATE_CASE,
     INCONSISTENT_TIMES,
     INVALID_DATA,
+    MISSING_UNIT,
     OCCURRED_AT_FIELD,
     RETRYABLE,
     TEXT_CARRYING,
@@ -33,7 +34,7 @@ T0 = datetime(2026, 3, 1, 2, tzinfo=UTC)
 
 def _resolved(**changes: object) -> events.CaseResolved:
     base = events.CaseResolved(
-        case_id="C1", method="answered_online", outcome_code="done", channel_kind="officers",
+        case_id="C1", method="answered_online", outcome_code="done", channel_kind="officers", unit="U01",
         category="housing", severity="low", opened_at=T0, first_response_at=T0 + timedelta(minutes=5),
         resolved_at=T0 + timedelta(hours=1),
     )
@@ -42,6 +43,15 @@ def _resolved(**changes: object) -> events.CaseResolved:
 
 def test_a_good_event_is_accepted() -> None:
     assert rejection_reason(events.make_event(_resolved(), subject="C1")) is None
+
+
+def test_a_counted_event_without_a_unit_is_refused_with_its_reason() -> None:
+    assert rejection_reason(events.make_event(_resolved(unit=None), subject="C1")) == MISSING_UNIT
+    joined = events.MemberJoined(member_id="m1", member_kind="officer", channel_id="ch", channel_kind="officers",
+                                 joined_at=T0)
+    assert rejection_reason(events.make_event(joined)) == MISSING_UNIT
+    staff = events.StaffUpdated(staff_id="s1", roles=["auditor"], updated_at=T0)
+    assert rejection_reason(events.make_event(staff)) is None  # counts nothing, needs no unit
 
 
 def test_source_must_be_the_catalogue_publisher() -> None:

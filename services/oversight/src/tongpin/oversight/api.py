@@ -223,11 +223,21 @@ class AuditQueryPage(BaseModel):
 
 class FoundResolvedRead(BaseModel):
     period: str
-    found: int
-    resolved: int
-    not_substantiated: int
-    by_unit: dict[str, dict[str, int | None]]
+    found: int | None = Field(description="items found in the period (null: hidden, fewer than the threshold)")
+    resolved: int | None
+    not_substantiated: int | None
     suppression: dict[str, int]
+
+
+class CalendarRead(BaseModel):
+    time_zone: str = Field(description="the bureau's time zone: every day and month a figure counts in is a date there")
+    utc_offset: str
+    now: datetime
+    today: date
+    month: str
+    year: str
+    first_month_with_data: str | None
+    last_month_with_data: str | None
 
 
 def _item_read(doc: dict[str, Any]) -> ItemRead:
@@ -237,7 +247,9 @@ def _item_read(doc: dict[str, Any]) -> ItemRead:
 # --- public --------------------------------------------------------------------------------------
 
 
-@router.get("/public/oversight", tags=["public"], summary="Oversight items found and resolved in a period")
+@router.get("/public/oversight", tags=["public"], summary="Oversight items found and resolved in a period",
+            description="The bureau's figures only (never which units had an item), with the same suppression "
+                        "as the auditors' report.")
 async def public_found_resolved(request: Request, stats: Stats, _: Anyone, period: str) -> FoundResolvedRead:
     figures = await handlers.found_and_resolved(stats=stats, period=_period(period), threshold=_threshold(request))
     return FoundResolvedRead.model_validate(figures)
@@ -256,12 +268,12 @@ async def public_item(item_id: str, items: Items, _: Anyone) -> ItemPublicRead:
 
 @router.get("/items", tags=["items"], summary="Oversight items, page by page")
 async def list_items(
-    items: Items, _: ItemsRead, limit: Limit = 50, offset: Offset = 0,
+    request: Request, items: Items, _: ItemsRead, limit: Limit = 50, offset: Offset = 0,
     status: OversightStatus | None = None, period: str | None = None,
 ) -> ItemPage:
     start = end = None
     if period is not None:
-        start, end = _period(period).utc_bounds()
+        start, end = _period(period).utc_bounds(_runtime(request).settings.bureau_zone)
     docs = await items.page(offset=offset, limit=limit, status=status, start=start, end=end)
     return ItemPage(items=[_item_read(d) for d in docs], limit=limit, offset=offset)
 
@@ -274,7 +286,11 @@ async def get_item(item_id: str, items: Items, _: ItemsRead) -> ItemRead:
     return _item_read(doc)
 
 
-@router.patch("/items/{item_id}", tags=["items"], summary="Change an item's public status or summary")
+@router.patch("/items/{item_id}", tags=["items"], summary="Change an item's public status or summary",
+              description="An item follows the counselling case opened from its concern; staff may still move it, "
+                          "add the public summary (once, to an item the case's resolution closed) or mark it not "
+                          "substantiated. A change the table does not allow is a 409 whose `allowed` lists the "
+                          "changes allowed from the current status.\n\n" + item_domain.state_machine_markdown())
 async def update_item(item_id: str, body: ItemUpdate, request: Request, items: Items, _: ItemsWrite) -> ItemRead:
     doc = await handlers.change_item(
         items=items, item_id=item_id, version=body.version, status=body.status, public_summary=body.public_summary,
@@ -316,14 +332,37 @@ async def verify_ledger(
 
 
 @router.get("/ledger/digest", tags=["ledger"], summary="The chain head at the end of a day, to keep outside")
-async def ledger_digest(ledger: Ledger, _: AuditRead, date: date) -> DigestRead:
-    return DigestRead.model_validate(await handlers.daily_digest(ledger=ledger, day=date))
+async def ledger_digest(request: Request, ledger: Ledger, _: AuditRead, date: date) -> DigestRead:
+    zone = _runtime(request).settings.bureau_zone
+    return DigestRead.model_validate(await handlers.daily_digest(ledger=ledger, day=date, zone=zone))
 
 
 # --- statistics ----------------------------------------------------------------------------------
 
 
-@router.get("/statistics", tags=["statistics"], summary="Report of a period (YYYY, YYYY-Qn, YYYY-MM) and unit")
+STATISTICS_DOC = (
+    "Months are calendar months in the bureau's time zone (`GET /statistics/calendar`). Each figure counts a "
+    "fact in the month of its own business time: concerns and chatter when the concern was raised, cases when "
+    "opened, resolutions when resolved, talks when booked or held, escalations when raised or decided, items "
+    "when found or closed. Breakdowns add up to their totals, months to the year, units to the bureau "
+    "(`unit` omitted or `*`); every breakdown by category uses the decision after the last staff override. "
+    "A unit or period without data is a zero report; an unknown unit is 422. Counts below the threshold are "
+    "hidden (null, named in `suppressed`), and so are enough other counts that none can be worked out from the "
+    "totals, the other cells or the other units' reports (complementary suppression, decided for the period "
+    "over all units at once)."
+)
+
+
+@router.get("/statistics/calendar", tags=["statistics"], summary="The bureau's time zone, today and its months",
+            response_model=CalendarRead)
+async def get_calendar(request: Request, stats: Stats, _: StatisticsRead) -> CalendarRead:
+    settings = _runtime(request).settings
+    return CalendarRead.model_validate(await handlers.calendar(
+        stats=stats, zone_name=settings.bureau_time_zone, zone=settings.bureau_zone))
+
+
+@router.get("/statistics", tags=["statistics"], summary="Report of a period (YYYY, YYYY-Qn, YYYY-MM) and unit",
+            description=STATISTICS_DOC)
 async def get_statistics(
     request: Request, stats: Stats, _: StatisticsRead, period: str, unit: str | None = None,
 ) -> dict[str, Any]:
@@ -333,7 +372,7 @@ async def get_statistics(
 
 
 @router.get("/statistics.csv", tags=["statistics"], summary="The report as CSV (every table, or one)",
-            response_class=Response)
+            response_class=Response, description=STATISTICS_DOC)
 async def get_statistics_csv(
     request: Request, stats: Stats, _: StatisticsRead, period: str, unit: str | None = None,
     table: Annotated[str | None, Query(max_length=64)] = None,

@@ -13,6 +13,7 @@ from tongpin.oversight.repository import (
     RejectedRepository,
     StatisticsRepository,
     SubjectRepository,
+    ThreadRepository,
 )
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import CONSUMES, StaffUpdated
@@ -24,6 +25,8 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
     ledger = ledger_repository(runtime)
     stats, subjects = statistics_repository(runtime), SubjectRepository(runtime.db)
     rejected, items = RejectedRepository(runtime.db), ItemRepository(runtime.db)
+    threads_repo = ThreadRepository(runtime.db)
+    zone = runtime.settings.bureau_zone
     # The consumer retries a "not yet" once per back-off tier; the last delivery records the refusal.
     max_deferrals = len(runtime.settings.retry_delays)
     in_flight: dict[str, asyncio.Lock] = {}
@@ -35,7 +38,7 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
             async with lock:
                 await oversight_handlers.record_event(
                     event=event, data=data, ledger=ledger, stats=stats, subjects=subjects, rejected=rejected,
-                    items=items, max_deferrals=max_deferrals,
+                    items=items, threads_repo=threads_repo, max_deferrals=max_deferrals, zone=zone,
                 )
         finally:
             if not lock.locked() and in_flight.get(event.id) is lock:

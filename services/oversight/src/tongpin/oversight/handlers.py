@@ -3,13 +3,16 @@
 Recording an event is a sequence of steps, each safe to repeat, so a process that dies anywhere in
 it finishes the job when the broker redelivers the message (its inbox entry is written last):
 
-1. validate (publisher, data, order) — a refusal goes to ``rejected`` and moves no figure;
-2. append the ledger entry once (``_id`` = event id) together with the statistics *plan*
-   (the counter increments, computed once, so a repeat applies the very same plan);
-3. apply each scope's increments with a per-event mark in the same atomic update (a repeat is a
-   no-op), mark the ledger record ``stats_done``, then clear the marks;
-4. remember the subjects the event introduces, the facts later events replace, and its unit;
-5. open an oversight item when triage routed a families/supervision concern to oversight.
+1. validate (publisher, data, unit, order) — a refusal goes to ``rejected`` and moves no figure;
+2. append the ledger entry once (``_id`` = event id), with the counter changes of a fact of its own
+   (membership, roster, broadcast deliveries) as its statistics *plan*, computed once;
+3. for an event about a concern, its case, talks, escalations or item: update the concern's thread
+   and store, in the same atomic write, the counter changes its figures went through (``threads``);
+4. apply each plan's increments scope by scope, with a per-event mark in the same atomic update
+   (a repeat is a no-op), then mark the plan done and clear the marks;
+5. remember the subjects the event introduces (and their thread);
+6. open an oversight item when triage routed a families/supervision concern to oversight, and move
+   the item of a case when the case's work starts, it is resolved or reopened.
 
 Events about a subject not yet seen (a ``case.resolved`` before its ``case.opened``) are "not yet":
 the handler raises so the consumer retries them through its back-off tiers, and on the last
@@ -19,15 +22,17 @@ delivery records them as rejected instead, so they are acked rather than dead-le
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+import hashlib
+import json
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from tongpin.oversight.domain import items as item_domain
 from tongpin.oversight.domain import ledger as ledger_domain
-from tongpin.oversight.domain import statistics, validation
-from tongpin.oversight.domain.periods import SHANGHAI, Period, local_date, months_of
+from tongpin.oversight.domain import statistics, threads, validation
+from tongpin.oversight.domain.periods import SHANGHAI, Period, local_date, local_midnight_utc, months_of
 from tongpin.oversight.repository import (
     AuditQueryRepository,
     ItemRepository,
@@ -35,8 +40,10 @@ from tongpin.oversight.repository import (
     RejectedRepository,
     StatisticsRepository,
     SubjectRepository,
+    ThreadRepository,
+    mark_key,
 )
-from tongpin.shared import events
+from tongpin.shared import clock, events
 from tongpin.shared.auth import Principal
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.logging import get_logger
@@ -44,24 +51,18 @@ from tongpin.shared.problems import Conflict, Invalid, NotFound
 
 log = get_logger(__name__)
 
-# Facts a later event of the same kind replaces (its counts are reversed first).
-_FACT_KEYS: dict[type[events.EventData], tuple[str, str]] = {
-    events.ConcernTriaged: ("triaged", "concern_id"),
-    events.CaseResolved: ("resolved", "case_id"),
-}
-
 
 class NotYet(RuntimeError):
     """An event about a subject oversight has not seen yet; the consumer retries it later."""
 
 
-def _fact_key(data: events.EventData) -> str | None:
-    spec = _FACT_KEYS.get(type(data))
-    return f"{spec[0]}:{getattr(data, spec[1])}" if spec else None
-
-
 def _summary(event: CloudEvent) -> dict[str, Any]:
     return ledger_domain.without_person_ids(ledger_domain.ledger_entry_from_event(event))
+
+
+def _steps(increments: Iterable[statistics.Increment]) -> list[dict[str, Any]]:
+    # Sub-documents, not pairs: FerretDB stores no nested arrays.
+    return [{"scope": inc.scope_key, "path": inc.field_path, "amount": inc.amount} for inc in increments]
 
 
 async def record_event(
@@ -73,10 +74,13 @@ async def record_event(
     subjects: SubjectRepository,
     rejected: RejectedRepository,
     items: ItemRepository,
+    threads_repo: ThreadRepository,
     max_deferrals: int,
+    zone: tzinfo = SHANGHAI,
 ) -> bool:
     """Record one consumed event in the ledger, the statistics and the items; False if it was refused."""
     record = await ledger.get(event.id)
+    thread_id: str | None = None
     if record is None:
         reason = validation.rejection_reason(event)
         if reason is None:
@@ -91,60 +95,86 @@ async def record_event(
             await rejected.reject(event_id=event.id, summary=_summary(event), reason=reason)
             log.warning("oversight.event_rejected", event_id=event.id, event_type=event.type, reason=reason)
             return False
-        plan = await _plan(data=data, event=event, subjects=subjects, items=items)
-        record = await ledger.append_once(event_id=event.id, entry=_summary(event), plan=plan)
+        thread_id = await _thread_of(data, subjects=subjects)
+        plan = _steps(statistics.increments(statistics.event_facts(data, zone=zone)))
+        record = await ledger.append_once(event_id=event.id, entry=_summary(event), plan=plan,
+                                          done=not plan and thread_id is None)
         await rejected.forget_deferral(event.id)
-    await _apply_statistics(event_id=event.id, record=record, ledger=ledger, stats=stats)
+    else:
+        thread_id = await _thread_of(data, subjects=subjects)
+    if not record.get("stats_done"):
+        # The ledger says "counted" only once every counter the event moves has moved.
+        await apply_plan(event_id=event.id, plan=record.get("stats_plan") or [], stats=stats)
+        if thread_id is not None:
+            await count_in_thread(event_id=event.id, data=data, thread_id=thread_id, threads_repo=threads_repo,
+                                  stats=stats, zone=zone)
+        await ledger.mark_stats_done(event.id)
+    await stats.clear_marks(event_id=event.id, scopes={str(step["scope"]) for step in record.get("stats_plan") or []})
     for kind, ident in validation.introduces(data):
-        await subjects.introduce(kind=kind, ident=ident, event_id=event.id)
-    fact = _fact_key(data)
-    if fact is not None:
-        clean = ledger_domain.without_person_ids({"data": data.model_dump(mode="json")})["data"]
-        await subjects.set_fact(fact, event_id=event.id, data=clean)
+        await subjects.introduce(kind=kind, ident=ident, event_id=event.id, thread=thread_id)
     if isinstance(data, events.ConcernTriaged) and item_domain.opens_item(data):
         await open_item(decision=data, items=items, correlationid=event.correlationid,
                         traceparent=event.traceparent)
+    if thread_id is not None and type(data) in item_domain.CASE_CHANGES:
+        await follow_case(data=data, thread_id=thread_id, items=items, correlationid=event.correlationid,
+                          traceparent=event.traceparent)
     return True
 
 
-async def _plan(
-    *, data: events.EventData, event: CloudEvent, subjects: SubjectRepository, items: ItemRepository
-) -> list[dict[str, Any]]:
-    """The statistics increments of an accepted event, as stored on its ledger record."""
-    unit = getattr(data, "unit", None)
-    if unit is None and isinstance(data, events.OversightItemUpdated | events.OversightItemClosed):
-        item = await items.get(data.item_id)
-        unit = item.get("unit") if item else None
-    previous = None
-    fact_key = _fact_key(data)
-    if fact_key is not None:
-        fact = await subjects.fact(fact_key)
-        if fact is not None and fact.get("event_id") != event.id:
-            previous = fact["data"]
-    increments = statistics.increments_for(
-        event_type=event.type, data=data, at=validation.occurred_at(data), unit=unit, previous=previous,
-    )
-    # Sub-documents, not pairs: FerretDB stores no nested arrays.
-    return [{"scope": inc.scope_key, "path": inc.field_path, "amount": inc.amount} for inc in increments]
+async def _thread_of(data: events.EventData, *, subjects: SubjectRepository) -> str | None:
+    key = threads.thread_key(data)
+    if key is None:
+        return None
+    kind, ident = key
+    if kind == "concern":
+        return ident
+    # An event about a case counts in the thread of the concern the case was opened from.
+    return await subjects.thread_of(kind="case", ident=ident) or f"case:{ident}"
 
 
-async def _apply_statistics(
-    *, event_id: str, record: Mapping[str, Any], ledger: LedgerRepository, stats: StatisticsRepository
+def _facts(doc: Mapping[str, Any] | None) -> dict[threads.Fact, int]:
+    return {(str(f["month"]), str(f["unit"]), str(f["path"])): int(f["amount"])
+            for f in (doc or {}).get("counted") or []}
+
+
+async def count_in_thread(
+    *, event_id: str, data: events.EventData, thread_id: str, threads_repo: ThreadRepository,
+    stats: StatisticsRepository, zone: tzinfo,
 ) -> None:
+    """Apply an event to its thread and move the counters by the change in what the thread counts."""
+    mark = mark_key(event_id)
+    for _ in range(5):
+        doc = await threads_repo.get(thread_id)
+        if doc is not None and mark in (doc.get("applied") or {}):
+            plan = (doc.get("pending") or {}).get(mark)
+            break
+        state = threads.apply(doc["state"] if doc else threads.empty(), data, mark=mark)
+        after = threads.counted(state, zone=zone)
+        delta = threads.changes(_facts(doc), after)
+        plan = _steps(statistics.increments(statistics.month_facts(delta)))
+        counted = [{"month": m, "unit": u, "path": p, "amount": n} for (m, u, p), n in sorted(after.items())]
+        if await threads_repo.save(thread_id, version=doc["version"] if doc else None, state=state,
+                                   counted=counted, mark=mark, plan=plan):
+            break
+    else:
+        raise RuntimeError(f"thread {thread_id} kept changing")
+    if plan is None:
+        return
+    await apply_plan(event_id=event_id, plan=plan, stats=stats)
+    await stats.clear_marks(event_id=event_id, scopes={str(step["scope"]) for step in plan})
+
+
+async def apply_plan(*, event_id: str, plan: Iterable[Mapping[str, Any]], stats: StatisticsRepository) -> None:
+    """Apply an event's counter changes, grouped by scope document, each exactly once (marks)."""
     by_scope: dict[str, dict[str, int]] = defaultdict(dict)
-    for step in record.get("stats_plan") or []:
+    for step in plan:
         scope, path = str(step["scope"]), str(step["path"])
         by_scope[scope][path] = by_scope[scope].get(path, 0) + int(step["amount"])
-    if not by_scope:
-        return
-    if not record.get("stats_done"):
-        for scope, fields in by_scope.items():
-            await stats.apply_once(event_id=event_id, scope=scope, fields=fields)
-            unit = statistics.parse_scope_key(scope).unit
-            if unit != statistics.ALL_UNITS:
-                await stats.note_unit(unit)
-        await ledger.mark_stats_done(event_id)
-    await stats.clear_marks(event_id=event_id, scopes=by_scope)
+    for scope, fields in by_scope.items():
+        await stats.apply_once(event_id=event_id, scope=scope, fields=fields)
+        unit = statistics.parse_scope_key(scope).unit
+        if unit != statistics.ALL_UNITS:
+            await stats.note_unit(unit)
 
 
 # --- oversight items ----------------------------------------------------------------------------
@@ -168,6 +198,29 @@ async def open_item(
     return await items.insert_once(item.to_document(), staged)
 
 
+async def follow_case(
+    *, data: events.EventData, thread_id: str, items: ItemRepository, correlationid: str | None,
+    traceparent: str | None,
+) -> bool:
+    """Move the item of the case's concern as the case moves (at the time the case moved); False if it stays."""
+    change = item_domain.CASE_CHANGES[type(data)]
+    item_id = item_domain.item_id_for(thread_id)
+    for _ in range(8):
+        stored = await items.get(item_id)
+        if stored is None:
+            return False
+        item = item_domain.OversightItem.from_document(stored)
+        if not item.follow_case(change, at=validation.occurred_at(data)):
+            return False
+        staged = _item_events(item, correlationid=correlationid, traceparent=traceparent)
+        document = item.to_document()
+        document.pop("_id")
+        if await items.replace_if_version(item_id=item_id, version=int(stored["version"]), fields=document,
+                                          events=staged):
+            return True
+    raise RuntimeError(f"item {item_id} kept changing")
+
+
 async def change_item(
     *,
     items: ItemRepository,
@@ -185,7 +238,7 @@ async def change_item(
     item = item_domain.OversightItem.from_document(stored)
     if item.version != version:
         raise Conflict(f"the item is at version {item.version}, not {version}", current_version=item.version)
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         if status is not None and status != item.status:
             item.change_status(to=status, at=now, public_summary=public_summary)
@@ -194,7 +247,7 @@ async def change_item(
         else:
             raise Invalid("status", "give a new status or a public_summary")
     except item_domain.IllegalStatusChange as exc:
-        raise Conflict(str(exc), current_status=exc.current) from exc
+        raise Conflict(str(exc), current_status=exc.current, allowed=list(exc.allowed)) from exc
     except item_domain.InvalidSummary as exc:
         raise Invalid("public_summary", exc.reason) from exc
     staged = _item_events(item, correlationid=correlationid, traceparent=traceparent)
@@ -257,19 +310,15 @@ def _chain_view(report: ledger_domain.ChainReport, *, count: int) -> dict[str, A
             "reason": report.reason, "head_hash": report.head_hash}
 
 
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), tzinfo=SHANGHAI).astimezone(UTC)
-
-
-async def daily_digest(*, ledger: LedgerRepository, day: date) -> dict[str, Any]:
-    """The chain head at the end of a local date; kept once the day is over, provisional before."""
-    today = local_date(datetime.now(UTC))
+async def daily_digest(*, ledger: LedgerRepository, day: date, zone: tzinfo = SHANGHAI) -> dict[str, Any]:
+    """The chain head at the end of a local date (by when records were appended, on the system clock)."""
+    today = local_date(datetime.now(UTC), zone)
     if day > today:
         raise Invalid("date", "the date is in the future")
     stored = await ledger.digest(day.isoformat())
     if stored is not None:
         return {**_digest_view(stored), "final": True}
-    head = await ledger.head_before(_local_midnight(day + timedelta(days=1)))
+    head = await ledger.head_before(local_midnight_utc(day + timedelta(days=1), zone))
     previous = await ledger.digest_before(day.isoformat())
     digest = ledger_domain.daily_digest(head, date=day, previous=previous)
     if day < today:
@@ -281,11 +330,11 @@ def _digest_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in ("date", "seq", "hash", "count", "added")}
 
 
-async def keep_daily_digests(*, ledger: LedgerRepository, every_seconds: float = 3600) -> None:
+async def keep_daily_digests(*, ledger: LedgerRepository, every_seconds: float = 3600, zone: tzinfo = SHANGHAI) -> None:
     """Background loop: store yesterday's digest so it is fixed before anyone asks."""
     while True:
         try:
-            await daily_digest(ledger=ledger, day=local_date(datetime.now(UTC)) - timedelta(days=1))
+            await daily_digest(ledger=ledger, day=local_date(datetime.now(UTC), zone) - timedelta(days=1), zone=zone)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -305,36 +354,69 @@ async def check_unit(*, stats: StatisticsRepository, unit: str | None) -> str:
     return unit
 
 
+_PUBLISHED: OrderedDict[str, dict[str, dict[str, Any]]] = OrderedDict()
+_PUBLISHED_KEEP = 64
+
+
+async def period_reports(
+    *, stats: StatisticsRepository, period: Period, threshold: int
+) -> dict[str, dict[str, Any]]:
+    """Every unit's report and the bureau's (``*``) for one period, with disclosure control applied to all at once.
+
+    The pattern of hidden cells depends only on the figures, so it is remembered for the same figures.
+    """
+    months = await stats.months(keys=months_of(period), unit=None)
+    participation = await stats.participation_until(last_day=period.last_day.isoformat())
+    fingerprint = hashlib.sha256(json.dumps(
+        [period.key, threshold, sorted((str(d["_id"]), _plain(d)) for d in months), participation],
+        sort_keys=True, default=str).encode()).hexdigest()
+    cached = _PUBLISHED.get(fingerprint)
+    if cached is None:
+        units = sorted({str(doc["unit"]) for doc in months} | set(participation) | {statistics.ALL_UNITS})
+        reports = {unit: statistics.figures_of(months, period=period, unit=unit,
+                                               participation=participation.get(unit)) for unit in units}
+        cached = statistics.published(reports, threshold=threshold)
+        _PUBLISHED[fingerprint] = cached
+        while len(_PUBLISHED) > _PUBLISHED_KEEP:
+            _PUBLISHED.popitem(last=False)
+    _PUBLISHED.move_to_end(fingerprint)
+    return json.loads(json.dumps(cached))  # a copy the caller may change
+
+
+def _plain(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in ("_id", "marks")}
+
+
 async def statistics_report(
     *, stats: StatisticsRepository, period: Period, unit: str, threshold: int
 ) -> dict[str, Any]:
-    """The report of one period and unit, with small breakdown cells suppressed."""
-    months = await stats.months(keys=months_of(period), unit=unit)
-    days = await stats.days_until(last_day=period.last_day.isoformat(), unit=unit)
-    return statistics.report(months, period=period, unit=unit, day_docs=days, threshold=threshold)
+    """The report of one period and unit (a zero report when nothing happened), small counts suppressed."""
+    reports = await period_reports(stats=stats, period=period, threshold=threshold)
+    if unit in reports:
+        return reports[unit]
+    empty = statistics.published(
+        {u: statistics.figures_of([], period=period, unit=u) for u in (unit, statistics.ALL_UNITS)},
+        threshold=threshold)
+    return empty[unit]
 
 
 async def found_and_resolved(*, stats: StatisticsRepository, period: Period, threshold: int) -> dict[str, Any]:
-    """The public figure: oversight items found and resolved in a period, overall and per unit."""
-    docs = await stats.months(keys=months_of(period), unit=None)
-    per_unit: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for doc in docs:
-        per_unit[str(doc.get("unit"))].append(doc)
+    """The public figure: oversight items found and resolved in a period, for the bureau only, suppressed alike."""
+    bureau = (await period_reports(stats=stats, period=period, threshold=threshold))[statistics.ALL_UNITS]
+    figures = bureau["oversight"]
+    return {"period": period.key, "found": figures["found"], "resolved": figures["resolved"],
+            "not_substantiated": figures["not_substantiated"], "suppression": {"threshold": threshold}}
 
-    def figures(unit_docs: list[Mapping[str, Any]]) -> dict[str, int]:
-        tree = statistics.merge_docs(unit_docs)
-        raw = tree.get("oversight")
-        node: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-        return {name: int(node.get(name, 0)) for name in ("found", "resolved", "not_substantiated")}
 
-    overall = figures(per_unit.pop(statistics.ALL_UNITS, []))
-    units = {unit: figures(unit_docs) for unit, unit_docs in sorted(per_unit.items())}
-    found = statistics.suppress({u: f["found"] for u, f in units.items()}, threshold=threshold)
-    by_unit = {
-        unit: (f if found.values[unit] is not None else {k: None for k in f})
-        for unit, f in units.items() if f["found"]
-    }
-    return {"period": period.key, **overall, "by_unit": by_unit, "suppression": {"threshold": threshold}}
+async def calendar(*, stats: StatisticsRepository, zone_name: str, zone: tzinfo) -> dict[str, Any]:
+    """The bureau's time zone, its date and month now (business clock), and the months that hold figures."""
+    now = clock.now()
+    today = local_date(now, zone)
+    first, last = await stats.month_span()
+    offset = now.astimezone(zone).strftime("%z")
+    return {"time_zone": zone_name, "utc_offset": f"{offset[:3]}:{offset[3:]}", "now": now.isoformat(),
+            "today": today.isoformat(), "month": f"{today.year:04d}-{today.month:02d}", "year": f"{today.year:04d}",
+            "first_month_with_data": first, "last_month_with_data": last}
 
 
 # --- auditor queries ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tongpin.oversight.domain import ledger
-from tongpin.oversight.domain.statistics import scope_fields
+from tongpin.oversight.domain.statistics import participation_sums, scope_fields
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.messaging.outbox import HIDE_OUTBOX, stage, with_outbox
 
@@ -22,7 +22,7 @@ DIGESTS = "digests"
 ITEMS = "items"
 STATISTICS = "statistics"
 SUBJECTS = "subjects"
-FACTS = "facts"
+THREADS = "threads"
 UNITS = "units"
 REJECTED = "rejected"
 AUDIT_QUERIES = "audit_queries"
@@ -75,8 +75,13 @@ class LedgerRepository:
             return self._head
         return await self._ledger.find_one({}, sort=[("seq", DESCENDING)])
 
-    async def append_once(self, *, event_id: str, entry: dict[str, Any], plan: list[dict[str, Any]]) -> dict[str, Any]:
-        """Append an entry unless the event is already in the ledger; returns the stored record."""
+    async def append_once(
+        self, *, event_id: str, entry: dict[str, Any], plan: list[dict[str, Any]], done: bool | None = None,
+    ) -> dict[str, Any]:
+        """Append an entry unless the event is already in the ledger; returns the stored record.
+
+        ``done`` says the event moves no counter at all (by default: when its plan is empty).
+        """
         existing = await self.get(event_id)
         if existing is not None:
             return existing
@@ -84,7 +89,8 @@ class LedgerRepository:
             record = ledger.next_record(head=await self.head(), entry=entry)
             document = {
                 "_id": event_id, **record, "type": entry.get("type"), "subject": entry.get("subject"),
-                "appended_at": datetime.now(UTC), "stats_plan": plan, "stats_done": not plan,
+                "appended_at": datetime.now(UTC), "stats_plan": plan,
+                "stats_done": (not plan) if done is None else done,
             }
             try:
                 await self._ledger.insert_one(document)
@@ -152,6 +158,7 @@ class StatisticsRepository:
         self._stats = database[STATISTICS]
         self._units = database[UNITS]
         self._lock = lock or asyncio.Lock()
+        self._noted: set[str] = set()
 
     async def apply_once(self, *, event_id: str, scope: str, fields: dict[str, int]) -> bool:
         """Add an event's fields to one scope exactly once; a repeat finds the event's mark and does nothing.
@@ -193,12 +200,30 @@ class StatisticsRepository:
             query["unit"] = unit
         return await self._stats.find(query, {"marks": 0}).to_list()
 
-    async def days_until(self, *, last_day: str, unit: str) -> list[dict[str, Any]]:
-        query = {"kind": "day", "unit": unit, "key": {"$lte": last_day}}
-        return await self._stats.find(query, {"participation": 1, "kind": 1, "key": 1, "unit": 1}).to_list()
+    async def participation_until(self, *, last_day: str) -> dict[str, dict[str, dict[str, int]]]:
+        """Per unit (and ``*``): members joined and roster per channel kind, summing day deltas up to a date.
+
+        Summed here rather than with ``$group``: FerretDB 1.24 was measured to return 0 for the second of
+        two ``$sum`` accumulators over sibling nested fields.
+        """
+        query = {"kind": "day", "key": {"$lte": last_day}}
+        docs = await self._stats.find(query, {"participation": 1, "kind": 1, "key": 1, "unit": 1}).to_list()
+        return participation_sums(docs, last_day=last_day)
+
+    async def month_span(self) -> tuple[str | None, str | None]:
+        """The first and last months the bureau has any figure in."""
+        query = {"kind": "month", "unit": "*"}
+        first = await self._stats.find_one(query, {"key": 1}, sort=[("kind", ASCENDING), ("unit", ASCENDING),
+                                                                     ("key", ASCENDING)])
+        last = await self._stats.find_one(query, {"key": 1}, sort=[("kind", ASCENDING), ("unit", ASCENDING),
+                                                                    ("key", DESCENDING)])
+        return (first or {}).get("key"), (last or {}).get("key")
 
     async def note_unit(self, unit: str) -> None:
+        if unit in self._noted:
+            return
         await self._units.update_one({"_id": unit}, {"$setOnInsert": {"seen_at": datetime.now(UTC)}}, upsert=True)
+        self._noted.add(unit)
 
     async def unit_known(self, unit: str) -> bool:
         return await self._units.find_one({"_id": unit}) is not None
@@ -208,11 +233,13 @@ class StatisticsRepository:
 
 
 class SubjectRepository:
-    """Subjects (cases, escalations, items, concerns) introduced by accepted events, for ordering checks."""
+    """Subjects (cases, escalations, items, concerns) introduced by accepted events, for ordering checks.
+
+    A subject also names the thread (the concern) it belongs to, so an event about a case finds its thread.
+    """
 
     def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._subjects = database[SUBJECTS]
-        self._facts = database[FACTS]
 
     async def known(self, keys: Iterable[tuple[str, str]], *, except_event: str) -> set[tuple[str, str]]:
         """The given (kind, id) pairs already introduced by an event other than ``except_event``."""
@@ -222,17 +249,51 @@ class SubjectRepository:
         found = await self._subjects.find({"_id": {"$in": list(wanted)}}).to_list()
         return {wanted[doc["_id"]] for doc in found if doc.get("event_id") != except_event}
 
-    async def introduce(self, *, kind: str, ident: str, event_id: str) -> None:
+    async def introduce(self, *, kind: str, ident: str, event_id: str, thread: str | None = None) -> None:
         try:
-            await self._subjects.insert_one({"_id": f"{kind}:{ident}", "event_id": event_id})
+            await self._subjects.insert_one({"_id": f"{kind}:{ident}", "event_id": event_id, "thread": thread})
         except DuplicateKeyError:
             pass
 
-    async def fact(self, key: str) -> dict[str, Any] | None:
-        return await self._facts.find_one({"_id": key})
+    async def thread_of(self, *, kind: str, ident: str) -> str | None:
+        doc = await self._subjects.find_one({"_id": f"{kind}:{ident}"})
+        return str(doc["thread"]) if doc and doc.get("thread") else None
 
-    async def set_fact(self, key: str, *, event_id: str, data: dict[str, Any]) -> None:
-        await self._facts.update_one({"_id": key}, {"$set": {"event_id": event_id, "data": data}}, upsert=True)
+
+class ThreadRepository:
+    """Each concern's thread: its state, what it counts now, and the counter changes still to apply.
+
+    Written by the consumer only. ``save`` stores the new state, its counts and the counter changes
+    (the plan) in one atomic update, so a process that dies before applying them finds the plan on
+    redelivery (the ledger's ``stats_done`` says whether it still must); ``applied`` remembers which
+    events the state already includes.
+    """
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._threads = database[THREADS]
+
+    async def get(self, thread_id: str) -> dict[str, Any] | None:
+        return await self._threads.find_one({"_id": thread_id})
+
+    async def save(
+        self, thread_id: str, *, version: int | None, state: dict[str, Any], counted: list[dict[str, Any]],
+        mark: str, plan: list[dict[str, Any]],
+    ) -> bool:
+        """Store the thread after an event if nobody changed it meanwhile (False otherwise)."""
+        # The plan replaces any earlier one: events are counted one after the other, so an earlier event's
+        # plan was applied before this one was read.
+        fields = {"state": state, "counted": counted, f"applied.{mark}": True, "pending": {mark: plan}}
+        if version is None:
+            try:
+                await self._threads.insert_one({"_id": thread_id, "version": 1, "state": state, "counted": counted,
+                                                "applied": {mark: True}, "pending": {mark: plan}})
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._threads.update_one({"_id": thread_id, "version": version},
+                                                {"$set": {**fields, "version": version + 1}})
+        return result.modified_count == 1
+
 
 
 class RejectedRepository:

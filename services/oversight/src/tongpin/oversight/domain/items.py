@@ -1,11 +1,29 @@
 """The oversight item: a problem families or supervision raised, with a public status and summary.
 
-Public statuses move ``received → under_review → in_progress → resolved``, and an item can be
-found ``not_substantiated`` before work on it starts. ``resolved`` and ``not_substantiated`` are
-final: they are what "13 found, 13 resolved" counts, so reopening would rewrite a published
-figure (a new item is opened instead). Closing needs a public summary (1..1000 characters) that
-the raiser can read; the summary is oversight's own text and never goes into an event. Every
-change bumps ``version`` for optimistic concurrency and records the event it causes.
+The item follows the counselling case opened from the same concern, and staff may still act on it.
+Its statuses and the changes allowed (``ALLOWED_TRANSITIONS`` and ``FOLLOWS``; ``state_machine_markdown``
+renders them for the API documentation):
+
+==================  ============================================  =======================================
+status              staff may change it to                        following its case
+==================  ============================================  =======================================
+received            under_review, in_progress, not_substantiated  work starts → in_progress;
+                                                                  case resolved → resolved
+under_review        in_progress, resolved, not_substantiated      work starts → in_progress;
+                                                                  case resolved → resolved
+in_progress         under_review, resolved, not_substantiated     case resolved → resolved
+reopened            under_review, in_progress, resolved,          work starts → in_progress;
+                    not_substantiated                             case resolved → resolved
+resolved            not_substantiated                             case reopened → reopened
+not_substantiated   (final)                                       (final: staff found it had no basis)
+==================  ============================================  =======================================
+
+"Work starts" is the case's first reply, talk booked or held, escalation or committee decision. A
+change the table does not allow is refused with the changes that are allowed from the current status.
+Staff closing an item (resolved or not_substantiated) give a public summary the raiser can read
+(1..1000 characters); an item the case's resolution closed has none yet, and staff may add it once.
+The summary is oversight's own text and never goes into an event. Every change bumps ``version``
+for optimistic concurrency and records the event it causes, with the time it happened.
 """
 
 from __future__ import annotations
@@ -23,28 +41,62 @@ UNDER_REVIEW: Final = "under_review"
 IN_PROGRESS: Final = "in_progress"
 RESOLVED: Final = "resolved"
 NOT_SUBSTANTIATED: Final = "not_substantiated"
+REOPENED: Final = "reopened"
 STATUSES: tuple[str, ...] = get_args(events.OversightStatus)
 CLOSED_STATUSES = frozenset({RESOLVED, NOT_SUBSTANTIATED})
 
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    RECEIVED: frozenset({UNDER_REVIEW, IN_PROGRESS, NOT_SUBSTANTIATED}),
-    UNDER_REVIEW: frozenset({IN_PROGRESS, RESOLVED, NOT_SUBSTANTIATED}),
-    IN_PROGRESS: frozenset({UNDER_REVIEW, RESOLVED}),
-    RESOLVED: frozenset(),
-    NOT_SUBSTANTIATED: frozenset(),
+# What staff may change a status to (PATCH /items/{id}).
+ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    RECEIVED: (UNDER_REVIEW, IN_PROGRESS, NOT_SUBSTANTIATED),
+    UNDER_REVIEW: (IN_PROGRESS, RESOLVED, NOT_SUBSTANTIATED),
+    IN_PROGRESS: (UNDER_REVIEW, RESOLVED, NOT_SUBSTANTIATED),
+    REOPENED: (UNDER_REVIEW, IN_PROGRESS, RESOLVED, NOT_SUBSTANTIATED),
+    RESOLVED: (NOT_SUBSTANTIATED,),
+    NOT_SUBSTANTIATED: (),
 }
+
+# What the case does to its item: work started, resolved or reopened -> (from statuses, to status).
+WORK_STARTED, CASE_RESOLVED, CASE_REOPENED = "work_started", "case_resolved", "case_reopened"
+FOLLOWS: dict[str, tuple[frozenset[str], str]] = {
+    WORK_STARTED: (frozenset({RECEIVED, UNDER_REVIEW, REOPENED}), IN_PROGRESS),
+    CASE_RESOLVED: (frozenset({RECEIVED, UNDER_REVIEW, IN_PROGRESS, REOPENED}), RESOLVED),
+    CASE_REOPENED: (frozenset({RESOLVED}), REOPENED),
+}
+
+# Case events and what they do to the case's item.
+CASE_CHANGES: dict[type[events.EventData], str] = {
+    events.CaseReplied: WORK_STARTED, events.TalkScheduled: WORK_STARTED, events.TalkHeld: WORK_STARTED,
+    events.CaseEscalated: WORK_STARTED, events.EscalationDecided: WORK_STARTED,
+    events.CaseResolved: CASE_RESOLVED, events.CaseReopened: CASE_REOPENED,
+}
+_FOLLOW_WORDS = {WORK_STARTED: "work on the case starts", CASE_RESOLVED: "the case is resolved",
+                 CASE_REOPENED: "the case is reopened"}
+
+
+def state_machine_markdown() -> str:
+    """The item's statuses and allowed changes as a Markdown table (for the API documentation)."""
+    lines = ["| status | staff may change it to | following its case |", "|---|---|---|"]
+    for status in STATUSES:
+        follows = [f"{_FOLLOW_WORDS[change]} → {to}" for change, (sources, to) in FOLLOWS.items() if status in sources]
+        lines.append(f"| `{status}` | {', '.join(f'`{s}`' for s in ALLOWED_TRANSITIONS[status]) or '(final)'} "
+                     f"| {'; '.join(follows) or '—'} |")
+    return "\n".join(lines)
+
 
 SUMMARY_MAX = 1000
 _ITEM_NAMESPACE = uuid.UUID("5d0e4c36-8f0b-4a53-9a53-3f3b0c1e7a11")
 
 
 class IllegalStatusChange(ValueError):
-    """A status change the transition table does not allow."""
+    """A status change the transition table does not allow; names the changes that are allowed."""
 
     def __init__(self, current: str, requested: str) -> None:
-        super().__init__(f"cannot change status from {current} to {requested}")
         self.current = current
         self.requested = requested
+        self.allowed = ALLOWED_TRANSITIONS.get(current, ())
+        allowed = ", ".join(self.allowed) if self.allowed else "none (it is final)"
+        super().__init__(f"cannot change status from {current} to {requested}; from {current} the allowed "
+                         f"changes are: {allowed}")
 
 
 class InvalidSummary(ValueError):
@@ -130,36 +182,45 @@ class OversightItem:
         return self.status in CLOSED_STATUSES
 
     def change_status(self, *, to: str, at: datetime, public_summary: str | None = None) -> None:
-        """Move to a new public status; closing requires a public summary (kept if already set)."""
-        if to not in ALLOWED_TRANSITIONS.get(self.status, frozenset()):
+        """Staff move the item to a new public status; closing requires a public summary (kept if already set)."""
+        if to not in ALLOWED_TRANSITIONS.get(self.status, ()):
             raise IllegalStatusChange(self.status, to)
         if to in CLOSED_STATUSES:
-            summary = check_summary(public_summary if public_summary is not None else self.public_summary)
-            self.public_summary = summary
+            self.public_summary = check_summary(public_summary if public_summary is not None else self.public_summary)
+        elif public_summary is not None:
+            self.public_summary = check_summary(public_summary)
+        self._move(to, at=at)
+
+    def follow_case(self, change: str, *, at: datetime) -> bool:
+        """Follow the case (work started, resolved, reopened) at the time that happened; False if nothing moves."""
+        allowed_from, to = FOLLOWS[change]
+        if self.status not in allowed_from:
+            return False
+        self._move(to, at=at)
+        return True
+
+    def _move(self, to: str, *, at: datetime) -> None:
+        if to in CLOSED_STATUSES:
             self.closed_at = at
-            self.pending_events.append(
-                events.OversightItemClosed(
-                    item_id=self.item_id, concern_id=self.concern_id, status=cast(Any, to), closed_at=at,
-                )
-            )
+            self.pending_events.append(events.OversightItemClosed(
+                item_id=self.item_id, concern_id=self.concern_id, status=cast(Any, to), unit=self.unit, closed_at=at,
+            ))
         else:
-            if public_summary is not None:
-                self.public_summary = check_summary(public_summary)
-            self.pending_events.append(
-                events.OversightItemUpdated(
-                    item_id=self.item_id, concern_id=self.concern_id, status=cast(Any, to), changed_at=at,
-                )
-            )
+            self.closed_at = None
+            self.pending_events.append(events.OversightItemUpdated(
+                item_id=self.item_id, concern_id=self.concern_id, status=cast(Any, to), unit=self.unit,
+                changed_at=at,
+            ))
         self.status = to
-        self.updated_at = at
+        self.updated_at = max(self.updated_at, at)
         self.version += 1
 
     def write_summary(self, *, text: str, at: datetime) -> None:
-        """Set or edit the public summary of an open item (no event: events never carry text)."""
-        if self.closed:
+        """Set or edit the public summary of an open item, or give a closed item the one it lacks (no event)."""
+        if self.closed and self.public_summary is not None:
             raise InvalidSummary("the summary of a closed item is part of the record and cannot change")
         self.public_summary = check_summary(text)
-        self.updated_at = at
+        self.updated_at = max(self.updated_at, at)
         self.version += 1
 
     def take_events(self) -> list[events.EventData]:

@@ -1,19 +1,20 @@
 """Reporting periods (year, quarter, month) and the local-date buckets an event counts in.
 
-Bucketing uses the bureau's local calendar, Asia/Shanghai. China has kept UTC+08:00 without
-daylight saving since 1991, so a fixed offset is exact for every date this system will see and
-needs no tz database in the container. Naive datetimes (PyMongo returns BSON dates naive unless
-asked otherwise) are taken as UTC.
+Every day, month and year is a date in the bureau's one time zone (``TONGPIN_BUREAU_TIME_ZONE``,
+Asia/Shanghai by default), the same for every service and for the console, which asks oversight
+which zone and which month it is (``GET /statistics/calendar``). Naive datetimes (PyMongo returns
+BSON dates naive unless asked otherwise) are taken as UTC.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 PeriodKind = Literal["year", "quarter", "month"]
 
@@ -34,7 +35,7 @@ class PeriodError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """A calendar period in local (Asia/Shanghai) dates: ``start`` inclusive, ``end`` exclusive."""
+    """A calendar period in the bureau's local dates: ``start`` inclusive, ``end`` exclusive."""
 
     kind: PeriodKind
     start: date
@@ -50,13 +51,14 @@ class Period:
         """Whether a local date falls inside the period."""
         return self.start <= day < self.end
 
-    def utc_bounds(self) -> tuple[datetime, datetime]:
+    def utc_bounds(self, zone: tzinfo = SHANGHAI) -> tuple[datetime, datetime]:
         """The period as a half-open UTC interval (local midnights converted to UTC)."""
-        return _local_midnight_utc(self.start), _local_midnight_utc(self.end)
+        return local_midnight_utc(self.start, zone), local_midnight_utc(self.end, zone)
 
 
-def _local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+def local_midnight_utc(day: date, zone: tzinfo = SHANGHAI) -> datetime:
+    """The instant a local date starts, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def parse_period(text: str, *, param: str = "period") -> Period:
@@ -95,16 +97,22 @@ def quarter_period(*, year: int, quarter: int) -> Period:
     return Period(kind="quarter", start=start, end=end, key=f"{year:04d}-Q{quarter}")
 
 
-def local_date(at: datetime) -> date:
-    """The Asia/Shanghai calendar date of an instant (naive datetimes are taken as UTC)."""
+def local_date(at: datetime, zone: tzinfo = SHANGHAI) -> date:
+    """The bureau's calendar date of an instant (naive datetimes are taken as UTC)."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(SHANGHAI).date()
+    return at.astimezone(zone).date()
 
 
-def bucket_keys(at: datetime) -> dict[str, str]:
+def month_key(at: datetime, zone: tzinfo = SHANGHAI) -> str:
+    """The month ("2026-03") an instant falls in, in the bureau's calendar."""
+    day = local_date(at, zone)
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def bucket_keys(at: datetime, zone: tzinfo = SHANGHAI) -> dict[str, str]:
     """The day, month, quarter and year keys an event at this instant counts in (local dates)."""
-    day = local_date(at)
+    day = local_date(at, zone)
     return {
         "day": day.isoformat(),
         "month": f"{day.year:04d}-{day.month:02d}",

@@ -1,45 +1,48 @@
-"""Statistics, pre-aggregated as ``$inc`` counters because FerretDB can only ``$sum`` and ``$count``.
+"""Statistics: pre-aggregated ``$inc`` counters (FerretDB can only ``$sum`` and ``$count``), read back as reports.
 
-The plan. Every accepted event becomes a list of ``Increment(scope_key, field_path, amount)``;
-the handler applies each as ``{"$inc": {field_path: amount}}`` on the document ``_id=scope_key``
-(upsert, with ``scope_fields(scope_key)`` on insert). Scope documents are:
+Counters. Each counted fact is one ``(period kind, period key, unit, figure) -> amount`` and becomes
+``Increment(scope_key, figure, amount)`` twice: once on its unit's scope document and once on the
+all-units scope ``*``. The update is a plain function of (unit, period, fact), so the counters of
+many events can be grouped by scope document and applied together. Scope documents are:
 
-* ``month:YYYY-MM|unit:*`` and ``month:YYYY-MM|unit:<unit>`` — flows in a local (Asia/Shanghai)
-  month: concerns, chatter, cases, oversight items, targets, duration histograms, joins/leaves.
-  Quarter and year reports merge their months (``scope_keys_for``), so no event writes more than
-  one month document per unit scope.
-* ``day:YYYY-MM-DD|unit:*`` and ``day:...|unit:<unit>`` — net participation deltas only:
-  ``participation.joined.<channel kind>`` (+1 joined, -1 left) and
-  ``participation.roster.<channel kind>`` (+1 entered, -1 left the roster). Participation on a
-  date is the sum of all day deltas up to and including it (``participation_at``); the handler
-  fetches one unit's ``day`` documents with ``key <= last day`` (a plain ``$match`` on the
-  ``scope_fields``), or pre-sums them with ``$group``/``$sum``.
+* ``month:YYYY-MM|unit:<unit>`` and ``month:YYYY-MM|unit:*`` — flows, in the bureau's calendar month
+  (``periods``). Quarter and year reports merge their months, so months add up to the year.
+* ``day:YYYY-MM-DD|unit:<unit>`` and ``day:...|unit:*`` — net participation deltas:
+  ``participation.joined.<channel kind>`` (+1 joined, -1 left) and ``participation.roster.<kind>``.
+  Participation on a date is the sum of all day deltas up to it (a stock, not a flow: it is read at
+  the end of the period and does not add up over months).
 
-Both the all-units scope (``*``) and the event's own unit (when it has one) are always written.
-Field names are codes from the catalogue, never unit ids or text, so every path is ``$inc``-safe.
-Dismissed chatter (route ``dismiss``) counts under ``chatter.*``, never under ``concerns.*``.
-A re-triage (staff override) or a re-resolution after a reopen replaces the earlier counts when
-the handler passes the earlier payload as ``previous``: its counts are reversed in its own month.
+Where facts come from. Everything about a concern — its triage decisions, its case, talks,
+escalations and oversight item — is counted from its thread (``threads``), whose counts are a
+function of its state, so corrections move every figure at once. Membership, roster changes and
+broadcast deliveries are facts of their own event (``event_facts``). Field names are codes from
+the catalogue, never unit ids or text, so every path is ``$inc``-safe.
+
+Reports add up: every breakdown adds up to its total (flags excepted: a concern may carry several),
+per unit and for the bureau, and each bureau figure is the sum over the units. ``published`` applies
+the disclosure control (``disclosure``) to the answers of one period for every unit at once.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import tzinfo
 from typing import Any, NamedTuple
 
-from tongpin.oversight.domain import histogram
-from tongpin.oversight.domain.periods import Period, bucket_keys, months_of
-from tongpin.oversight.domain.validation import occurred_at, parse_data
+from tongpin.oversight.domain import disclosure, histogram
+from tongpin.oversight.domain.periods import SHANGHAI, Period, bucket_keys, months_of
+from tongpin.oversight.domain.threads import Fact
 from tongpin.shared import events
 
 ALL_UNITS = "*"
 MONTH, DAY = "month", "day"
-ROUTES: tuple[str, ...] = events.Route.__args__  # type: ignore[attr-defined]
+ROUTES: tuple[str, ...] = tuple(r for r in events.Route.__args__ if r != "dismiss")  # type: ignore[attr-defined]
 METHODS: tuple[str, ...] = events.ResolutionMethod.__args__  # type: ignore[attr-defined]
+ITEM_CHANNELS = ("families", "supervision")
 DEFAULT_THRESHOLD = 3
 
 
@@ -85,141 +88,54 @@ def scope_keys_for(period: Period, *, unit: str = ALL_UNITS) -> list[str]:
     return [scope_key(kind=MONTH, key=month, unit=unit) for month in months_of(period)]
 
 
-# --- the plan ---------------------------------------------------------------------------------
+# --- facts into increments --------------------------------------------------------------------
 
-Fields = list[tuple[str, int]]
-
-
-def _seconds(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds()
+ScopedFact = tuple[str, str, str, str]  # (kind, period key, unit, figure)
 
 
-def _plan(data: events.EventData) -> tuple[Fields, Fields]:
-    """(month fields, day fields) one payload adds; reversible, so no one-off counters here."""
-    month: Fields = []
-    day: Fields = []
+def increments(facts: Mapping[ScopedFact, int]) -> list[Increment]:
+    """The counter increments of some facts: each on its unit's scope and on the all-units scope."""
+    out: list[Increment] = []
+    for (kind, key, unit, path), amount in sorted(facts.items()):
+        if not amount:
+            continue
+        for scope_unit in (unit, ALL_UNITS) if unit != ALL_UNITS else (ALL_UNITS,):
+            out.append(Increment(scope_key(kind=kind, key=key, unit=scope_unit), path, amount))
+    return out
+
+
+def month_facts(facts: Mapping[Fact, int]) -> dict[ScopedFact, int]:
+    """Thread facts ``(month, unit, figure)`` as scoped facts."""
+    return {(MONTH, month, unit, path): amount for (month, unit, path), amount in facts.items()}
+
+
+def event_facts(data: events.EventData, *, zone: tzinfo = SHANGHAI) -> dict[ScopedFact, int]:
+    """What an event counts on its own (outside any thread): membership, roster changes, broadcast deliveries."""
+    unit = getattr(data, "unit", None)
+    if unit is None:
+        return {}
+    out: Counter[ScopedFact] = Counter()
     match data:
         case events.MemberJoined():
-            month.append((f"participation.joins.{data.channel_kind}", 1))
-            day.append((f"participation.joined.{data.channel_kind}", 1))
+            keys = bucket_keys(data.joined_at, zone)
+            out[(MONTH, keys["month"], unit, f"participation.joins.{data.channel_kind}")] += 1
+            out[(DAY, keys["day"], unit, f"participation.joined.{data.channel_kind}")] += 1
         case events.MemberLeft():
-            month.append((f"participation.leaves.{data.channel_kind}", 1))
-            day.append((f"participation.joined.{data.channel_kind}", -1))
+            keys = bucket_keys(data.left_at, zone)
+            out[(MONTH, keys["month"], unit, f"participation.leaves.{data.channel_kind}")] += 1
+            out[(DAY, keys["day"], unit, f"participation.joined.{data.channel_kind}")] -= 1
         case events.RosterUpdated():
-            day.append((f"participation.roster.{data.channel_kind}", 1 if data.active else -1))
-        case events.ConcernTriaged() if data.route == "dismiss":
-            month += [("chatter.dismissed", 1), (f"chatter.by_channel.{data.channel_kind}", 1)]
-        case events.ConcernTriaged():
-            month += [
-                ("concerns.total", 1),
-                (f"concerns.by_channel.{data.channel_kind}", 1),
-                (f"concerns.by_category.{data.category}", 1),
-                (f"concerns.by_severity.{data.severity}", 1),
-                (f"concerns.by_route.{data.route}", 1),
-            ]
-            month += [(f"concerns.flags.{flag}", 1) for flag in sorted(set(data.flags))]
-            if data.crisis:
-                month.append(("concerns.crisis", 1))
-        case events.ConcernMerged():
-            month.append(("concerns.merged", 1))
-        case events.EscalationRaised():
-            month.append(("crisis.fast_path", 1))
-        case events.CaseOpened():
-            month += [("cases.opened", 1), (f"cases.opened_by_category.{data.category}", 1)]
-            if data.crisis:
-                month.append(("cases.crisis", 1))
-        case events.CaseAssigned():
-            month.append(("cases.assignments", 1))
-        case events.TalkScheduled():
-            month.append(("talks.scheduled", 1))
-        case events.TalkHeld():
-            month.append(("talks.held", 1))
-        case events.CaseEscalated():
-            month += [("escalations.raised", 1), (f"escalations.by_category.{data.category}", 1)]
-        case events.EscalationDecided():
-            month += [("escalations.decided", 1), (f"escalations.by_decision.{data.decision_code}", 1)]
-        case events.CaseResolved():
-            month += [
-                (f"cases.resolved.{data.method}", 1),
-                (f"cases.resolved_by_channel.{data.channel_kind}", 1),
-                (f"cases.resolved_by_category.{data.category}", 1),
-            ]
-            for target, met in (("first_response", data.first_response_met), ("resolution", data.resolution_met)):
-                if met is not None:
-                    month.append((f"targets.{target}.{'met' if met else 'missed'}", 1))
-            if data.first_response_at is not None:
-                bucket = histogram.bucket_for(_seconds(data.opened_at, data.first_response_at))
-                month.append((f"durations.first_response.{bucket}", 1))
-            bucket = histogram.bucket_for(_seconds(data.opened_at, data.resolved_at))
-            month.append((f"durations.resolution.{bucket}", 1))
-        case events.CaseReopened():
-            month.append(("cases.reopened", 1))
-        case events.OversightItemOpened():
-            month += [
-                ("oversight.found", 1),
-                (f"oversight.by_channel.{data.channel_kind}", 1),
-                (f"oversight.by_category.{data.category}", 1),
-            ]
-        case events.OversightItemUpdated():
-            month.append(("oversight.status_changes", 1))
-        case events.OversightItemClosed():
-            month.append((f"oversight.{data.status}", 1))
+            keys = bucket_keys(data.effective_at, zone)
+            out[(DAY, keys["day"], unit, f"participation.roster.{data.channel_kind}")] += 1 if data.active else -1
         case events.BroadcastDelivered():
-            month.append((f"broadcasts.{data.outcome}.{data.channel_kind}", 1))
-    return month, day
-
-
-def _scoped(fields_month: Fields, fields_day: Fields, *, at: datetime, unit: str | None, sign: int) -> list[Increment]:
-    keys = bucket_keys(at)
-    units = [ALL_UNITS] if unit is None else [ALL_UNITS, unit]
-    out: list[Increment] = []
-    for each_unit in units:
-        month_scope = scope_key(kind=MONTH, key=keys["month"], unit=each_unit)
-        out += [Increment(month_scope, path, sign * amount) for path, amount in fields_month]
-        day_scope = scope_key(kind=DAY, key=keys["day"], unit=each_unit)
-        out += [Increment(day_scope, path, sign * amount) for path, amount in fields_day]
-    return out
-
-
-def _as_model(event_type: str, data: Mapping[str, Any] | events.EventData) -> events.EventData:
-    return data if isinstance(data, events.EventData) else parse_data(event_type, data)
-
-
-def increments_for(
-    *,
-    event_type: str,
-    data: Mapping[str, Any] | events.EventData,
-    at: datetime,
-    unit: str | None = None,
-    previous: Mapping[str, Any] | events.EventData | None = None,
-) -> list[Increment]:
-    """The counter increments one accepted event causes (ValueError for unknown types or bad data).
-
-    ``unit`` supplies the unit when the payload has none (an oversight item's close carries only
-    the item id; the handler knows the item's unit). ``previous`` is the earlier payload of the same
-    type about the same subject whose counts this event replaces; they are reversed at its own time.
-    """
-    model = _as_model(event_type, data)
-    if model.carries_text:
-        return []
-    own_unit = getattr(model, "unit", None) or unit
-    month, day = _plan(model)
-    out = _scoped(month, day, at=at, unit=own_unit, sign=1)
-    if isinstance(model, events.ConcernTriaged) and model.overridden:
-        out += _scoped([("concerns.overridden", 1)], [], at=at, unit=own_unit, sign=1)
-    if previous is not None:
-        before = _as_model(event_type, previous)
-        if type(before) is not type(model):
-            raise ValueError("previous must be a payload of the same event type")
-        old_month, old_day = _plan(before)
-        old_unit = getattr(before, "unit", None) or unit
-        out += _scoped(old_month, old_day, at=occurred_at(before), unit=old_unit, sign=-1)
-    return out
+            keys = bucket_keys(data.delivered_at, zone)
+            out[(MONTH, keys["month"], unit, f"broadcasts.{data.outcome}.{data.channel_kind}")] += 1
+    return dict(out)
 
 
 # --- reading the counters back ------------------------------------------------------------------
 
-_META_FIELDS = frozenset({"_id", "kind", "key", "unit"})
+_META_FIELDS = frozenset({"_id", "kind", "key", "unit", "marks"})
 
 
 def merge_docs(docs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -261,34 +177,40 @@ def _table(tree: Mapping[str, Any], path: str, codes: Sequence[str]) -> dict[str
     found = found if isinstance(found, Mapping) else {}
     table = {code: _count(found, code) for code in codes}
     for code in sorted(found):
-        if code not in table:
+        if code not in table and not isinstance(found[code], Mapping):
             table[code] = _count(found, code)
     return table
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole > 0 else None
+def _ratio(part: int | None, whole: int | None) -> float | None:
+    return round(part / whole, 4) if part is not None and whole else None
 
 
-def participation_at(
-    day_docs: Iterable[Mapping[str, Any]], *, on: date | None = None, unit: str = ALL_UNITS
-) -> dict[str, dict[str, Any]]:
-    """Members joined, roster size and their ratio per channel kind on a local date (sum of day deltas)."""
-    last = on.isoformat() if on is not None else None
-    chosen = []
+def participation_figures(stock: Mapping[str, Mapping[str, int]] | None) -> dict[str, dict[str, Any]]:
+    """Members joined, roster size and their ratio per channel kind, from summed day deltas."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in events.CHANNEL_KINDS:
+        counts = (stock or {}).get(kind) or {}
+        joined, roster = int(counts.get("joined", 0)), int(counts.get("roster", 0))
+        out[kind] = {"joined": joined, "roster": roster, "ratio": _ratio(joined, roster)}
+    return out
+
+
+def participation_sums(day_docs: Iterable[Mapping[str, Any]], *, last_day: str) -> dict[str, dict[str, dict[str, int]]]:
+    """Per unit: joined and roster per channel kind, summing day documents up to a date (what the repository's
+    aggregation computes)."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
     for doc in day_docs:
         try:
             scope = parse_scope_key(str(doc.get("_id", "")))
         except ValueError:
             continue
-        if scope.kind == DAY and scope.unit == unit and (last is None or scope.key <= last):
-            chosen.append(doc)
-    merged = merge_docs(chosen)
-    out: dict[str, dict[str, Any]] = {}
-    for kind in events.CHANNEL_KINDS:
-        joined = _count(merged, f"participation.joined.{kind}")
-        roster = _count(merged, f"participation.roster.{kind}")
-        out[kind] = {"joined": joined, "roster": roster, "ratio": _ratio(joined, roster)}
+        if scope.kind != DAY or scope.key > last_day:
+            continue
+        unit = out.setdefault(scope.unit, {kind: {"joined": 0, "roster": 0} for kind in events.CHANNEL_KINDS})
+        for kind in events.CHANNEL_KINDS:
+            for what in ("joined", "roster"):
+                unit[kind][what] += _count(doc, f"participation.{what}.{kind}")
     return out
 
 
@@ -301,7 +223,7 @@ def _duration_figures(counts: Any) -> dict[str, Any]:
         figures[f"{name}_minutes"] = None if value is None or over else value / 60
         figures[f"{name}_over_limit"] = over
     figures["limit_minutes"] = histogram.BOUNDS_MINUTES[-1]
-    figures["buckets"] = clean
+    figures["buckets"] = {key: clean.get(key, 0) for key in histogram.BUCKET_KEYS}
     return figures
 
 
@@ -310,39 +232,27 @@ def _target(tree: Mapping[str, Any], name: str) -> dict[str, Any]:
     return {"met": met, "missed": missed, "rate": _ratio(met, met + missed)}
 
 
-# Breakdown tables that k-anonymity suppression applies to (paths into the report).
-BREAKDOWNS: tuple[str, ...] = (
-    "concerns.by_channel", "concerns.by_category", "concerns.by_severity", "concerns.by_route",
-    "concerns.flags", "chatter.by_channel", "cases.resolved_by_channel", "cases.resolved_by_category",
-    "cases.opened_by_category", "escalations.by_category", "oversight.by_channel", "oversight.by_category",
-)
-
-
-def report(
-    docs_for_period: Iterable[Mapping[str, Any]],
-    *,
-    period: Period,
-    unit: str = ALL_UNITS,
-    day_docs: Iterable[Mapping[str, Any]] = (),
-    threshold: int | None = None,
+def figures_of(
+    docs: Iterable[Mapping[str, Any]], *, period: Period, unit: str,
+    participation: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """Merge a period's month documents (and day documents up to its end) into the report figures.
+    """One unit's (or the bureau's) figures for a period, before any suppression.
 
-    Documents outside the period or unit are ignored. With ``threshold``, every breakdown in
-    ``BREAKDOWNS`` is suppressed (``suppress``) and the hidden cells are listed under ``suppressed``.
+    Month documents outside the period or unit are ignored; ``participation`` is the unit's stock on the
+    period's last day (``participation_sums``).
     """
     wanted = set(scope_keys_for(period, unit=unit))
-    tree = merge_docs(doc for doc in docs_for_period if doc.get("_id") in wanted)
+    tree = merge_docs(doc for doc in docs if doc.get("_id") in wanted)
     kinds, categories = events.CHANNEL_KINDS, events.CATEGORIES
     resolved = {method: _count(tree, f"cases.resolved.{method}") for method in METHODS}
-    figures: dict[str, Any] = {
+    return {
         "period": {
             "key": period.key, "kind": period.kind,
             "start": period.start.isoformat(), "last_day": period.last_day.isoformat(),
         },
         "unit": unit,
         "participation": {
-            **participation_at(day_docs, on=period.last_day, unit=unit),
+            **participation_figures(participation),
             "joins": _table(tree, "participation.joins", kinds),
             "leaves": _table(tree, "participation.leaves", kinds),
         },
@@ -351,21 +261,24 @@ def report(
             "by_channel": _table(tree, "concerns.by_channel", kinds),
             "by_category": _table(tree, "concerns.by_category", categories),
             "by_severity": _table(tree, "concerns.by_severity", events.SEVERITIES),
-            "by_route": _table(tree, "concerns.by_route", [r for r in ROUTES if r != "dismiss"]),
+            "by_route": _table(tree, "concerns.by_route", ROUTES),
             "flags": _table(tree, "concerns.flags", events.RISK_FLAGS),
             "crisis": _count(tree, "concerns.crisis"),
             "overridden": _count(tree, "concerns.overridden"),
             "merged": _count(tree, "concerns.merged"),
-            "crisis_fast_path": _count(tree, "crisis.fast_path"),
+            "crisis_fast_path": _count(tree, "concerns.crisis_fast_path"),
         },
         "chatter": {
             "dismissed": _count(tree, "chatter.dismissed"),
             "by_channel": _table(tree, "chatter.by_channel", kinds),
+            "overridden": _count(tree, "chatter.overridden"),
         },
         "cases": {
             "opened": _count(tree, "cases.opened"),
+            "opened_by_channel": _table(tree, "cases.opened_by_channel", kinds),
             "opened_by_category": _table(tree, "cases.opened_by_category", categories),
             "crisis": _count(tree, "cases.crisis"),
+            "assignments": _count(tree, "cases.assignments"),
             "resolved": {**resolved, "total": sum(resolved.values())},
             "resolved_by_channel": _table(tree, "cases.resolved_by_channel", kinds),
             "resolved_by_category": _table(tree, "cases.resolved_by_category", categories),
@@ -374,15 +287,17 @@ def report(
         "talks": {"scheduled": _count(tree, "talks.scheduled"), "held": _count(tree, "talks.held")},
         "escalations": {
             "raised": _count(tree, "escalations.raised"),
-            "decided": _count(tree, "escalations.decided"),
             "by_category": _table(tree, "escalations.by_category", categories),
+            "decided": _count(tree, "escalations.decided"),
+            "by_decision": _table(tree, "escalations.by_decision", ()),
         },
         "oversight": {
             "found": _count(tree, "oversight.found"),
+            "by_channel": _table(tree, "oversight.by_channel", ITEM_CHANNELS),
+            "by_category": _table(tree, "oversight.by_category", categories),
             "resolved": _count(tree, "oversight.resolved"),
             "not_substantiated": _count(tree, "oversight.not_substantiated"),
-            "by_channel": _table(tree, "oversight.by_channel", ("families", "supervision")),
-            "by_category": _table(tree, "oversight.by_category", categories),
+            "reopened": _count(tree, "oversight.reopened"),
         },
         "targets": {"first_response": _target(tree, "first_response"), "resolution": _target(tree, "resolution")},
         "durations": {
@@ -394,47 +309,124 @@ def report(
             "failed": _table(tree, "broadcasts.failed", kinds),
         },
     }
-    figures["suppressed"] = []
-    if threshold is not None:
-        figures["suppression"] = {"threshold": threshold}
-        for path in BREAKDOWNS:
-            section, name = path.split(".")
-            table = suppress(figures[section][name], threshold=threshold)
-            figures[section][name] = table.values
-            figures["suppressed"] += [f"{path}.{cell}" for cell in table.suppressed]
-    return figures
 
 
-# --- disclosure control and export -------------------------------------------------------------
+# Each breakdown table adds up to its total: (table, total, keys of the table that are not cells).
+BREAKDOWNS: tuple[tuple[str, str, frozenset[str]], ...] = tuple(
+    (table, total, frozenset({"total"}) if table == "cases.resolved" else frozenset())
+    for table, total in (
+        ("concerns.by_channel", "concerns.total"), ("concerns.by_category", "concerns.total"),
+        ("concerns.by_severity", "concerns.total"), ("concerns.by_route", "concerns.total"),
+        ("chatter.by_channel", "chatter.dismissed"),
+        ("cases.opened_by_channel", "cases.opened"), ("cases.opened_by_category", "cases.opened"),
+        ("cases.resolved", "cases.resolved.total"), ("cases.resolved_by_channel", "cases.resolved.total"),
+        ("cases.resolved_by_category", "cases.resolved.total"),
+        ("escalations.by_category", "escalations.raised"), ("escalations.by_decision", "escalations.decided"),
+        ("oversight.by_channel", "oversight.found"), ("oversight.by_category", "oversight.found"),
+        ("durations.first_response.buckets", "durations.first_response.count"),
+        ("durations.resolution.buckets", "durations.resolution.count"),
+    )
+)
+# Figures that are the same count under two names.
+EQUAL: tuple[tuple[str, str], ...] = (("durations.resolution.count", "cases.resolved.total"),)
+# Counts outside disclosure control (deliveries to groups identify nobody) and values that are not counts.
+_NOT_COUNTS = ("period.", "unit", "broadcasts.", "durations.first_response.limit", "durations.resolution.limit")
 
 
-@dataclass(frozen=True, slots=True)
-class SuppressedTable:
-    """A breakdown after suppression: hidden cells are None and named in ``suppressed``."""
+def counts_of(figures: Mapping[str, Any], prefix: str = "") -> dict[str, int]:
+    """Every count in a report, by path (ratios, rates, medians and flags left out)."""
+    out: dict[str, int] = {}
+    for name, value in figures.items():
+        path = f"{prefix}{name}"
+        if path.startswith(_NOT_COUNTS) or name in ("suppressed", "suppression"):
+            continue
+        if isinstance(value, Mapping):
+            out.update(counts_of(value, prefix=f"{path}."))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[path] = value
+    return out
 
-    values: dict[str, int | None]
-    suppressed: tuple[str, ...]
+
+def _align(reports: dict[str, dict[str, Any]]) -> None:
+    """Give every report the same cells (a code seen in one unit is a zero in the others)."""
+    for table, _, _ in BREAKDOWNS:
+        codes: set[str] = set()
+        for figures in reports.values():
+            found = _get(figures, table)
+            codes |= set(found) if isinstance(found, Mapping) else set()
+        for figures in reports.values():
+            found = _get(figures, table)
+            if isinstance(found, dict):
+                for code in sorted(codes - set(found)):
+                    found[code] = 0
 
 
-def suppress(
-    table: Mapping[str, int | None], *, threshold: int = DEFAULT_THRESHOLD, complementary: bool = True
-) -> SuppressedTable:
-    """Hide counts from 1 to threshold-1 so a breakdown never points at one or two people.
+def equations_for(
+    reports: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[disclosure.Var, int], list[disclosure.Equation]]:
+    """The counts of a period's reports (one per unit and ``*``) and the equations they obey."""
+    values: dict[disclosure.Var, int] = {}
+    for unit, figures in reports.items():
+        values.update({(unit, path): n for path, n in counts_of(figures).items()})
+    equations: list[disclosure.Equation] = []
+    for unit, figures in reports.items():
+        for table, total, not_cells in BREAKDOWNS:
+            cells = _get(figures, table)
+            if not isinstance(cells, Mapping):
+                continue
+            equation: disclosure.Equation = {(unit, f"{table}.{code}"): 1 for code in cells if code not in not_cells}
+            equation[(unit, total)] = -1
+            equations.append(equation)
+        for first, second in EQUAL:
+            equations.append({(unit, first): 1, (unit, second): -1})
+    units = [u for u in reports if u != ALL_UNITS]
+    if ALL_UNITS in reports:
+        for path in counts_of(reports[ALL_UNITS]):
+            equation = {(ALL_UNITS, path): -1}
+            equation.update({(unit, path): 1 for unit in units})
+            equations.append(equation)
+    return values, equations
 
-    Zero is shown (it identifies nobody). Totals stay published, so a single hidden cell could be
-    recovered as total minus the rest; with ``complementary`` the smallest other non-zero cell is
-    hidden too. Known limit: when every hidden cell must be 1 (their sum equals their number) the
-    values can still be inferred; reports keep thresholds small and tables wide for that reason.
-    """
-    values: dict[str, int | None] = dict(table)
-    hidden = [key for key, n in table.items() if n is not None and 0 < n < threshold]
-    if complementary and len(hidden) == 1:
-        others = [(n, key) for key, n in table.items() if n and key not in hidden]
-        if others:
-            hidden.append(min(others)[1])
-    for key in hidden:
-        values[key] = None
-    return SuppressedTable(values=values, suppressed=tuple(key for key in table if key in hidden))
+
+def _set(tree: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = tree
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+def published(reports: dict[str, dict[str, Any]], *, threshold: int) -> dict[str, dict[str, Any]]:
+    """The period's reports with disclosure control applied to all of them together (see ``disclosure``)."""
+    _align(reports)
+    values, equations = equations_for(reports)
+    totals = {total for _, total, _ in BREAKDOWNS}
+
+    def keep(var: disclosure.Var) -> int:
+        # Rather a unit's cell than a total, rather a unit's figure than the bureau's.
+        return (2 if var[0] == ALL_UNITS else 0) + (1 if var[1] in totals else 0)
+
+    hidden = disclosure.protect(values, equations, threshold=threshold, keep=keep)
+    for unit, figures in reports.items():
+        mine = sorted(path for scope, path in hidden if scope == unit)
+        for path in mine:
+            _set(figures, path, None)
+        part = figures["participation"]
+        for kind in events.CHANNEL_KINDS:
+            if part[kind]["joined"] is None or part[kind]["roster"] is None:
+                part[kind]["ratio"] = None
+        for target in figures["targets"].values():
+            if target["met"] is None or target["missed"] is None:
+                target["rate"] = None
+        for durations in figures["durations"].values():
+            if durations["count"] is None or any(v is None for v in durations["buckets"].values()):
+                durations["median_minutes"] = durations["p90_minutes"] = None
+        figures["suppressed"] = mine
+        figures["suppression"] = {"threshold": threshold, "method": "complementary"}
+    return reports
+
+
+# --- export ------------------------------------------------------------------------------------
 
 
 def report_rows(figures: Mapping[str, Any], *, prefix: str = "") -> list[dict[str, Any]]:
@@ -442,7 +434,7 @@ def report_rows(figures: Mapping[str, Any], *, prefix: str = "") -> list[dict[st
     rows: list[dict[str, Any]] = []
     for name, value in figures.items():
         path = f"{prefix}{name}"
-        if name in {"suppressed", "buckets"}:
+        if name == "suppressed":
             continue
         if isinstance(value, Mapping):
             rows += report_rows(value, prefix=f"{path}.")

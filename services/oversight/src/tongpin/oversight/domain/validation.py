@@ -22,6 +22,7 @@ TEXT_CARRYING = "text_carrying"
 WRONG_SOURCE = "wrong_source"
 INVALID_DATA = "invalid_data"
 INCONSISTENT_TIMES = "inconsistent_times"
+MISSING_UNIT = "missing_unit"
 UNKNOWN_CASE = "unknown_case"
 UNKNOWN_ESCALATION = "unknown_escalation"
 UNKNOWN_ITEM = "unknown_item"
@@ -69,6 +70,8 @@ def rejection_reason(event: CloudEvent) -> str | None:
         data = model.model_validate(event.data)
     except ValidationError:
         return INVALID_DATA
+    if model in COUNTED and getattr(data, "unit", None) is None:
+        return MISSING_UNIT
     return consistency_reason(data)
 
 
@@ -88,6 +91,12 @@ def consistency_reason(data: events.EventData) -> str | None:
     return None
 
 
+# Every event oversight counts must name its unit; without one it is refused, never counted as "no unit".
+COUNTED: frozenset[type[events.EventData]] = frozenset(
+    cls for cls in events.CATALOGUE.values() if not cls.carries_text and cls is not events.StaffUpdated
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Prerequisite:
     """A subject that must already be known before an event about it is accepted."""
@@ -100,9 +109,9 @@ class Prerequisite:
 def prerequisites(data: events.EventData) -> list[Prerequisite]:
     """The subjects an event refers to that an earlier event must have introduced."""
     match data:
-        case events.CaseAssigned() | events.TalkScheduled() | events.TalkHeld() | events.CaseResolved() | (
-            events.CaseReopened()
-        ) | events.CaseEscalated():
+        case events.CaseAssigned() | events.CaseReplied() | events.TalkScheduled() | events.TalkHeld() | (
+            events.CaseResolved() | events.CaseReopened() | events.CaseEscalated()
+        ):
             return [Prerequisite(CASE, data.case_id, UNKNOWN_CASE)]
         case events.EscalationDecided():
             return [
@@ -153,6 +162,7 @@ OCCURRED_AT_FIELD: dict[str, str] = {
     "roster.updated": "effective_at", "broadcast.delivered": "delivered_at",
     "concern.triaged": "triaged_at", "concern.merged": "merged_at", "escalation.raised": "raised_at",
     "case.opened": "opened_at", "case.assigned": "assigned_at", "reply.requested": "requested_at",
+    "case.replied": "replied_at",
     "talk.scheduled": "scheduled_at", "talk.held": "held_at", "case.escalated": "escalated_at",
     "escalation.decided": "decided_at", "case.resolved": "resolved_at", "case.reopened": "reopened_at",
     "broadcast.requested": "requested_at", "oversight.item.opened": "opened_at",

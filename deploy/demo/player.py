@@ -4,8 +4,14 @@ The channel bridge (a ``system`` API key or token) imports the roster, reports j
 their real (past) times and forwards every group message. Staff act as themselves: the admin creates
 their accounts, each logs in with ``POST /auth/token`` and answers, talks, escalates, decides and
 resolves through counselling; a political worker corrects triage where it misjudged; the coordinator
-works the oversight items. Playing the same plan again changes nothing: every step is keyed (roster
-ids, the bridge's message ids, cases derived from concerns) and skipped once done.
+closes the oversight items in public (they follow their cases on their own). Members of the public
+write through the public form to a unit's own channel.
+
+The year is played in time order on a simulated clock (``ClockHand``): before each step the player
+sets the services' business clock to the moment the step would have happened, so every record carries
+that day. A concern's case is awaited before the clock moves on, and each day ends only when oversight
+has recorded what the day's messages caused. Playing the same plan again changes nothing: every step
+is keyed (roster ids, the bridge's message ids, cases derived from concerns) and skipped once done.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
-from scenario import CHANNELS, Member, Message, Plan
+from scenario import BUREAU_TZ, CHANNELS, Member, Message, Plan, unit_channel_id
+
+from tongpin.shared.clock import SimulatedClock, write_clock_file
 
 Log = Callable[[str], None]
 
@@ -141,7 +150,7 @@ class LedgerWatch:
 
     async def refresh(self) -> None:
         async with self.lock:
-            if time.monotonic() - self.last < 0.5:
+            if time.monotonic() - self.last < 0.2:
                 return  # another waiter just read it; every read is itself recorded by oversight
             self.last = time.monotonic()
             auditor = self.player._by_role("auditor")[0]
@@ -163,15 +172,65 @@ class LedgerWatch:
             return (event_type, subject) in self.keys
 
         await eventually(seen, timeout=self.player.timeout, what=f"oversight to record {event_type} {subject}",
-                         interval=0.3)
+                         interval=0.1)
+
+
+class ClockHand(Protocol):
+    """Sets the services' business clock (tongpin.shared.clock) to the moment a step happens."""
+
+    async def set(self, at: datetime) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+@dataclass
+class SimulatedHand:
+    """For services in this process that share one ``SimulatedClock``."""
+
+    clock: SimulatedClock
+
+    async def set(self, at: datetime) -> None:
+        self.clock.set(at)
+
+    async def release(self) -> None:
+        return None
+
+
+@dataclass
+class FileHand:
+    """For separate service processes started with ``TONGPIN_CLOCK_FILE`` pointing at ``path``."""
+
+    path: Path
+
+    async def set(self, at: datetime) -> None:
+        write_clock_file(self.path, at)
+
+    async def release(self) -> None:
+        """Back to the real time: the services read the system clock again."""
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass(order=True)
+class Step:
+    """One thing that happens at a moment of the year: a message sent, or a staff action on its case."""
+
+    at: datetime
+    order: int
+    name: str = field(compare=False)
+    message: Message = field(compare=False)
+
+
+# The steps of a concern, in the order they happen (its times come from the plan).
+STEP_ORDER = ("post", "override", "reply", "talk_booked", "talk_held", "escalated", "decided", "done",
+              "item_closed", "resolve")
 
 
 class Player:
     """Plays one plan; ``play()`` returns the oversight report once it shows the plan's figures."""
 
-    def __init__(self, plan: Plan, services: Services, credentials: Credentials, *, concurrency: int = 12,
-                 log: Log | None = None, timeout: float = 120.0) -> None:
-        self.plan, self.api, self.creds = plan, services, credentials
+    def __init__(self, plan: Plan, services: Services, credentials: Credentials, *, clock: ClockHand,
+                 concurrency: int = 12, log: Log | None = None, timeout: float = 120.0) -> None:
+        self.plan, self.api, self.creds, self.clock = plan, services, credentials, clock
         self.slots = asyncio.Semaphore(concurrency)
         started = time.monotonic()
         self.log = (lambda line: log(f"[{time.monotonic() - started:6.1f}s] {line}")) if log else (lambda _l: None)
@@ -179,6 +238,8 @@ class Player:
         self.staff: dict[str, StaffMember] = {}
         self.outcome = Outcome()
         self.ledger = LedgerWatch(self)
+        self.done: set[str] = set()  # message keys whose case was finished in an earlier play
+        self.undecided: set[str] = set()  # today's chatter triage has not decided yet
 
     # --- people --------------------------------------------------------------------------------------
 
@@ -216,10 +277,15 @@ class Player:
 
     async def channels(self) -> None:
         coordinator = self._by_role("centre_coordinator")[0]
-        for kind, (channel_id, name) in CHANNELS.items():
-            response = await self._call(coordinator, "POST", self.api.intake, "/channels", json={
-                "id": channel_id, "kind": kind, "name": name, "external_group_id": f"wecom-{channel_id}"})
-            _check(response, 201, 409)
+        wanted = [(channel_id, kind, name, None) for kind, (channel_id, name) in CHANNELS.items()]
+        units = sorted({m.unit for m in self.plan.messages if m.public})
+        wanted += [(unit_channel_id(unit), "supervision", f"{unit} 社会监督", unit) for unit in units]
+        for channel_id, kind, name, unit in wanted:
+            body: dict[str, Any] = {"id": channel_id, "kind": kind, "name": name,
+                                    "external_group_id": f"wecom-{channel_id}"}
+            if unit:
+                body["unit"] = unit
+            _check(await self._call(coordinator, "POST", self.api.intake, "/channels", json=body), 201, 409)
 
     async def roster(self) -> None:
         since = f"{self.plan.year}-01-02"
@@ -252,18 +318,80 @@ class Player:
     async def memberships(self) -> None:
         await asyncio.gather(*(self._moves(m) for m in self.plan.members if m.moves))
 
-    # --- messages and the work they cause -------------------------------------------------------------
+    # --- the year, step by step -----------------------------------------------------------------------
 
-    async def _post(self, message: Message) -> str:
-        channel_id = CHANNELS[message.channel_kind][0]
-        async with self.slots:
-            response = await self.api.intake.post("/messages", headers=self.creds.system, json={
-                "channel_id": channel_id, "channel_kind": message.channel_kind, "source_message_id": message.key,
-                "author_external_id": message.author, "text": message.text, "sent_at": message.sent_at.isoformat()})
-        body = _check(response, 200, 201)
-        self.outcome.concern_ids[message.key] = body["id"]
+    def timeline(self) -> list[Step]:
+        """Every step of the year in the order it happens."""
+        steps = []
+        for index, message in enumerate(self.plan.messages):
+            times = {"post": message.sent_at, **message.times}
+            for rank, name in enumerate(STEP_ORDER):
+                if name in times:
+                    steps.append(Step(times[name], index * len(STEP_ORDER) + rank, name, message))
+        return sorted(steps)
+
+    async def _days(self) -> None:
+        steps = self.timeline()
+        day: object = None
+        for step in steps:
+            local = step.at.astimezone(BUREAU_TZ).date()
+            if local != day:
+                if day is not None:
+                    await self._end_of_day()
+                day = local
+            await self.clock.set(step.at)
+            if step.message.key in self.done and step.name != "post":
+                continue
+            await getattr(self, f"_{step.name}")(step.message)
+        await self._end_of_day()
+
+    async def _end_of_day(self) -> None:
+        """The clock moves to another day only once triage has decided on every message of the day.
+
+        (A concern's case is awaited when it is posted, so its triage and its case carry the day it was raised.)
+        """
+        worker = self._by_role("political_worker")[0]
+        for concern_id in sorted(self.undecided):
+            async def decided(concern_id: str = concern_id) -> bool:
+                response = await self._call(worker, "GET", self.api.triage, f"/decisions/{concern_id}")
+                return response.status_code == 200
+
+            await eventually(decided, timeout=self.timeout, what=f"triage to decide on {concern_id}", interval=0.05)
+        self.undecided.clear()
+
+    def _concern(self, message: Message) -> str:
+        return self.outcome.concern_ids[message.key]
+
+    def _case_id(self, message: Message) -> str:
+        return f"case-{self._concern(message)}"
+
+    async def _post(self, message: Message) -> None:
+        if message.public:
+            response = await self.api.intake.post("/public/submissions", json={
+                "channel_kind": message.channel_kind, "channel_id": message.channel_id, "text": message.text,
+                "anonymous": True})
+            body = _check(response, 201)
+            concern_id = str(body["concern_id"])
+        else:
+            async with self.slots:
+                response = await self.api.intake.post("/messages", headers=self.creds.system, json={
+                    "channel_id": message.channel_id, "channel_kind": message.channel_kind,
+                    "source_message_id": message.key, "author_external_id": message.author, "text": message.text,
+                    "sent_at": message.sent_at.isoformat()})
+            concern_id = str(_check(response, 200, 201)["id"])
+        self.outcome.concern_ids[message.key] = concern_id
         self.outcome.bump("messages")
-        return str(body["id"])
+        if message.plan == "chatter":
+            self.undecided.add(concern_id)
+            return
+        # Its case opens at the moment the concern was raised: wait for it before the clock moves on.
+        lead = self._by_role("centre_coordinator")[0]
+        case_id = f"case-{concern_id}"
+        case = await eventually(lambda: self._case(lead, case_id), timeout=self.timeout,
+                                what=f"the case of {message.key}", interval=0.05)
+        if case["state"] == "resolved" or (case.get("escalation_ids") and message.plan == "by_committee"):
+            self.done.add(message.key)
+            self.outcome.bump("cases already played")
 
     async def _case(self, who: StaffMember, case_id: str) -> dict[str, Any] | None:
         response = await self._call(who, "GET", self.api.counselling, f"/cases/{case_id}")
@@ -277,66 +405,27 @@ class Player:
         for attempt in range(8):
             case = await self._case(who, case_id)
             assert case is not None
-            async with self.slots:
-                response = await self._call(who, "POST", self.api.counselling, path,
-                                            json={**body, "version": case["version"]})
+            response = await self._call(who, "POST", self.api.counselling, path,
+                                        json={**body, "version": case["version"]})
             if response.status_code != 409:
                 return _check(response, *ok)
             await asyncio.sleep(0.1 * (attempt + 1))
         raise PlayError(f"{path}: the case kept changing under us")
 
-    def _actor(self, case: dict[str, Any], message: Message) -> StaffMember:
+    async def _worker(self, message: Message) -> StaffMember:
+        """Who works the case: its assignee if a case worker, else someone with the role its route asks for."""
+        case = await self._case(self._by_role("centre_coordinator")[0], self._case_id(message)) or {}
         for member in self.staff.values():
             if member.staff_id == case.get("assignee_id") and any(r in CASE_ROLES for r in member.roles):
                 return member
         # Need-to-know: a case nobody was given is the coordinator's to work.
         return self._by_role("centre_coordinator")[0]
 
-    async def _work(self, message: Message) -> None:
-        concern_id = await self._post(message)
-        if message.plan == "chatter":
-            return
-        case_id = f"case-{concern_id}"
-        lead = self._by_role("centre_coordinator")[0]
-
-        async def opened() -> dict[str, Any] | None:
-            return await self._case(lead, case_id)
-
-        case = await eventually(opened, timeout=self.timeout, what=f"the case of {message.key}")
-        if case["state"] == "resolved":
-            self.outcome.bump("cases already resolved")
-            return
-        await self.ledger.wait("case.opened", case_id)
-        if message.override:
-            await self._override(message, concern_id, case_id)
-            case = await self._case(lead, case_id) or case
-        who = self._actor(case, message)
-        if not case.get("first_response_at") and not case.get("dialogue"):
-            await self._step(who, case_id, f"/cases/{case_id}/replies", {"text": REPLIES[message.plan]}, (201,))
-        plan = message.plan
-        if plan == "oversight":
-            await self._oversight_item(message, concern_id)
-            method = self.plan.params.oversight_case_method
-            await self._talk(who, case_id, outcome="conduct_talk_held")
-            if method:
-                await self._step(who, case_id, f"/cases/{case_id}/resolve",
-                                 {"method": method, "outcome_code": "conduct_corrected"})
-        elif plan == "resolved_offline":
-            await self._talk(who, case_id, outcome="difficulty_resolved")
-            await self._step(who, case_id, f"/cases/{case_id}/resolve",
-                             {"method": "resolved_offline", "outcome_code": "difficulty_resolved"})
-        elif plan == "answered_online":
-            await self._step(who, case_id, f"/cases/{case_id}/resolve",
-                             {"method": "answered_online", "outcome_code": "question_answered"})
-        elif plan == "by_committee":
-            await self._committee(who, message, case_id)
-        self.outcome.bump(f"cases {plan}")
-
-    async def _override(self, message: Message, concern_id: str, case_id: str) -> None:
+    async def _override(self, message: Message) -> None:
         """A political worker corrects triage's category (and route), with a reason; the case follows."""
         assert message.override is not None
         worker = self._by_role("political_worker")[0]
-        await self.ledger.wait("concern.triaged", concern_id)
+        concern_id, case_id = self._concern(message), self._case_id(message)
         decision = _check(await self._call(worker, "GET", self.api.triage, f"/decisions/{concern_id}"), 200)
         wanted = {k: v for k, v in message.override.items() if decision.get(k) != v}
         if wanted:
@@ -352,70 +441,119 @@ class Player:
 
         await eventually(followed, timeout=self.timeout, what=f"the override of {message.key} to reach its case")
 
-    async def _talk(self, who: StaffMember, case_id: str, *, outcome: str) -> None:
-        case = await self._case(who, case_id)
-        if case and any(t["status"] == "held" for t in case.get("talks", [])):
-            return  # played before
-        when = datetime.now(UTC) + timedelta(days=1)
-        case = await self._step(who, case_id, f"/cases/{case_id}/talks", {
-            "scheduled_for": when.isoformat(), "place": TALK_PLACES[len(case_id) % len(TALK_PLACES)],
-            "participants": [who.name, "当事人"], "staff_ids": [who.staff_id]}, (201,))
-        talk_id = case["pending_talk_id"]
-        self.outcome.bump("talks")
-        await self._step(who, case_id, f"/cases/{case_id}/talks/{talk_id}/held", {"outcome_code": outcome})
+    async def _reply(self, message: Message) -> None:
+        case_id = self._case_id(message)
+        await self.ledger.wait("case.opened", case_id)  # oversight counts the case before the work on it
+        case = await self._case(self._by_role("centre_coordinator")[0], case_id)
+        if case and (case.get("first_response_at") or case.get("dialogue")):
+            return
+        await self._step(await self._worker(message), case_id, f"/cases/{case_id}/replies",
+                         {"text": REPLIES[message.plan]}, (201,))
 
-    async def _committee(self, who: StaffMember, message: Message, case_id: str) -> None:
-        """Written material to the Party committee, its decision, the decision carried out, the case resolved."""
+    async def _talk_booked(self, message: Message) -> None:
+        case_id = self._case_id(message)
+        case = await self._case(self._by_role("centre_coordinator")[0], case_id) or {}
+        if case.get("pending_talk_id") or any(t["status"] == "held" for t in case.get("talks", [])):
+            return
+        who = await self._worker(message)
+        await self._step(who, case_id, f"/cases/{case_id}/talks", {
+            "scheduled_for": message.times["talk_held"].isoformat(),
+            "place": TALK_PLACES[len(case_id) % len(TALK_PLACES)], "participants": [who.name, "当事人"],
+            "staff_ids": [who.staff_id]}, (201,))
+        self.outcome.bump("talks")
+
+    async def _talk_held(self, message: Message) -> None:
+        case_id = self._case_id(message)
+        case = await self._case(self._by_role("centre_coordinator")[0], case_id) or {}
+        talk_id = case.get("pending_talk_id")
+        if not talk_id:
+            return
+        outcome = "conduct_talk_held" if message.plan == "oversight" else "difficulty_resolved"
+        await self._step(await self._worker(message), case_id, f"/cases/{case_id}/talks/{talk_id}/held",
+                         {"outcome_code": outcome})
+
+    async def _escalated(self, message: Message) -> None:
+        """Written material to the Party committee."""
         housing = message.story == "housing"
-        case = await self._case(who, case_id)
-        if case and case.get("escalation_ids"):
-            raise PlayError(f"{case_id} was escalated before but is not resolved; finish it in the console")
-        escalation = await self._step(who, case_id, f"/cases/{case_id}/escalations", {
+        case_id = self._case_id(message)
+        await self._step(await self._worker(message), case_id, f"/cases/{case_id}/escalations", {
             "subject": "民警因无房推迟婚期" if housing else "民警实际困难需局党委研究",
             "background": message.text,
             "actions_taken": "政工干部已线上沟通、了解详情，核实了住房和家庭情况。",
             "decision_requested": "请局党委研究能否提供临时住房或专项帮扶。"}, (201,))
-        escalation_id = escalation["escalation_id"]
-        member = self._by_role("committee_member")[0]
-        await self.ledger.wait("case.escalated", case_id)
-        decision = {"decision_code": "lend_idle_flat" if housing else "hardship_support",
-                    "decided": "将局内闲置空房暂时安排给该民警结婚使用。" if housing
-                    else "由工会发放困难救助，队伍管理中心跟进落实。",
-                    "actor_kind": "body", "actor_id": "team_management_centre",
-                    "due_by": (datetime.now(UTC) + timedelta(days=30)).isoformat()}
-        for path, body in ((f"/escalations/{escalation_id}/decision", decision),
-                           (f"/escalations/{escalation_id}/done", {})):
-            for attempt in range(8):
-                current = _check(await self._call(member, "GET", self.api.counselling,
-                                                  f"/escalations/{escalation_id}"), 200)
-                response = await self._call(member, "POST", self.api.counselling, path,
-                                            json={**body, "version": current["case_version"]})
-                if response.status_code != 409:
-                    _check(response, 200)
-                    break
-                await asyncio.sleep(0.1 * (attempt + 1))
-        await self._step(who, case_id, f"/cases/{case_id}/resolve",
-                         {"method": "by_committee", "outcome_code": "idle_flat_lent" if housing else "hardship_aid"})
 
-    async def _oversight_item(self, message: Message, concern_id: str) -> None:
-        """The coordinator takes up the item oversight opened, and closes it with a public summary."""
-        coordinator = self._by_role("centre_coordinator")[0]
+    async def _escalation(self, message: Message) -> tuple[StaffMember, str]:
+        case = await self._case(self._by_role("centre_coordinator")[0], self._case_id(message)) or {}
+        return self._by_role("committee_member")[0], str(case["escalation_ids"][-1])
 
-        async def item() -> dict[str, Any] | None:
-            return await self._find_item(coordinator, concern_id)
+    async def _committee_step(self, message: Message, path: str, body: dict[str, Any]) -> None:
+        member, escalation_id = await self._escalation(message)
+        for attempt in range(8):
+            current = _check(await self._call(member, "GET", self.api.counselling,
+                                              f"/escalations/{escalation_id}"), 200)
+            response = await self._call(member, "POST", self.api.counselling,
+                                        f"/escalations/{escalation_id}/{path}",
+                                        json={**body, "version": current["case_version"]})
+            if response.status_code != 409:
+                _check(response, 200)
+                return
+            await asyncio.sleep(0.1 * (attempt + 1))
+        raise PlayError(f"{path} of {escalation_id}: the case kept changing under us")
 
-        found = await eventually(item, timeout=self.timeout, what=f"the oversight item of {message.key}")
-        if found["status"] in ("resolved", "not_substantiated"):
+    async def _decided(self, message: Message) -> None:
+        """The committee decides, and names who carries it out by when."""
+        housing = message.story == "housing"
+        await self._committee_step(message, "decision", {
+            "decision_code": "lend_idle_flat" if housing else "hardship_support",
+            "decided": "将局内闲置空房暂时安排给该民警结婚使用。" if housing
+            else "由工会发放困难救助，队伍管理中心跟进落实。",
+            "actor_kind": "body", "actor_id": "team_management_centre",
+            "due_by": (message.times["decided"] + timedelta(days=30)).isoformat()})
+
+    async def _done(self, message: Message) -> None:
+        await self._committee_step(message, "done", {})
+
+    async def _resolve(self, message: Message) -> None:
+        case_id = self._case_id(message)
+        case = await self._case(self._by_role("centre_coordinator")[0], case_id) or {}
+        if case.get("state") == "resolved":
             return
-        await self.ledger.wait("oversight.item.opened", found["id"])
-        outcome = message.oversight_outcome or "resolved"
-        if outcome != "not_substantiated" and found["status"] != "in_progress":
-            found = _check(await self._call(coordinator, "PATCH", self.api.oversight, f"/items/{found['id']}", json={
-                "version": found["version"], "status": "in_progress"}), 200)
-        if outcome in SUMMARIES:
-            _check(await self._call(coordinator, "PATCH", self.api.oversight, f"/items/{found['id']}", json={
-                "version": found["version"], "status": outcome, "public_summary": SUMMARIES[outcome]}), 200)
-        self.outcome.bump(f"items {outcome}")
+        method = message.plan if message.plan != "oversight" else self.plan.params.oversight_case_method
+        outcome = {"answered_online": "question_answered", "resolved_offline": "difficulty_resolved",
+                   "by_committee": "idle_flat_lent" if message.story == "housing" else "hardship_aid"}.get(
+            str(method), "conduct_corrected")
+        if message.plan == "oversight":
+            outcome = "conduct_corrected"
+        await self._step(await self._worker(message), case_id, f"/cases/{case_id}/resolve",
+                         {"method": method, "outcome_code": outcome})
+        self.outcome.bump(f"cases {method}")
+
+    async def _item_closed(self, message: Message) -> None:
+        """The coordinator closes the item in public: resolved, or found not substantiated, with a summary."""
+        coordinator = self._by_role("centre_coordinator")[0]
+        concern_id = self._concern(message)
+        found = await eventually(lambda: self._find_item(coordinator, concern_id), timeout=self.timeout,
+                                 what=f"the oversight item of {message.key}")
+        status = message.oversight_outcome or "resolved"
+        for attempt in range(8):
+            current = _check(await self._call(coordinator, "GET", self.api.oversight, f"/items/{found['id']}"), 200)
+            if current["status"] == status or current["status"] == "not_substantiated":
+                return
+            steps = [] if current["status"] in ("under_review", "in_progress", "reopened") else ["in_progress"]
+            if status == "resolved" and current["status"] == "resolved":
+                return
+            body: dict[str, Any] = {"version": current["version"], "status": (steps or [status])[0]}
+            if not steps:
+                body["public_summary"] = SUMMARIES[status]
+            response = await self._call(coordinator, "PATCH", self.api.oversight, f"/items/{found['id']}", json=body)
+            if response.status_code != 409:
+                _check(response, 200)
+                if not steps:
+                    self.outcome.bump(f"items {status}")
+                    return
+                continue
+            await asyncio.sleep(0.1 * (attempt + 1))  # the item moved with its case meanwhile
+        raise PlayError(f"the item of {message.key} kept changing under us")
 
     async def _find_item(self, coordinator: StaffMember, concern_id: str) -> dict[str, Any] | None:
         offset = 0
@@ -431,10 +569,10 @@ class Player:
 
     # --- the whole year -------------------------------------------------------------------------------
 
-    async def report(self) -> dict[str, Any]:
+    async def report(self, period: str | None = None, unit: str | None = None) -> dict[str, Any]:
         auditor = self._by_role("auditor")[0]
-        return _check(await self._call(auditor, "GET", self.api.oversight, "/statistics",
-                                       params={"period": self.plan.period}), 200)
+        params = {"period": period or self.plan.period, **({"unit": unit} if unit else {})}
+        return _check(await self._call(auditor, "GET", self.api.oversight, "/statistics", params=params), 200)
 
     async def public_figures(self) -> dict[str, Any]:
         return _check(await self.api.oversight.get("/public/oversight", params={"period": self.plan.period}), 200)
@@ -459,18 +597,22 @@ class Player:
     async def play(self) -> dict[str, Any]:
         started = time.monotonic()
         self.log(f"year {self.plan.year}, seed {self.plan.seed}: {len(self.plan.members)} on the roster, "
-                 f"{len(self.plan.messages)} messages")
-        await self.staff_accounts()
-        self.log(f"{len(self.staff)} staff accounts ready")
-        await self.channels()
-        await self.roster()
-        await self.memberships()
-        self.log(f"roster and membership played ({self.outcome.counts.get('joins', 0)} joins, "
-                 f"{self.outcome.counts.get('leaves', 0)} leaves)")
-        await self._wait_for_pool()
-        self.log("triage knows the staff")
-        await asyncio.gather(*(self._work(m) for m in self.plan.messages))
-        self.log(f"messages and staff work played ({self.outcome.counts.get('messages', 0)} messages)")
+                 f"{len(self.plan.messages)} messages, played on a simulated clock")
+        try:
+            await self.clock.set(datetime(self.plan.year, 1, 1, 9, tzinfo=BUREAU_TZ).astimezone(UTC))
+            await self.staff_accounts()
+            self.log(f"{len(self.staff)} staff accounts ready")
+            await self.channels()
+            await self.roster()
+            await self.memberships()
+            self.log(f"roster and membership played ({self.outcome.counts.get('joins', 0)} joins, "
+                     f"{self.outcome.counts.get('leaves', 0)} leaves)")
+            await self._wait_for_pool()
+            self.log("triage knows the staff")
+            await self._days()
+            self.log(f"messages and staff work played ({self.outcome.counts.get('messages', 0)} messages)")
+        finally:
+            await self.clock.release()
         report = await self.settled_report()
         self.log("the oversight report shows the year")
         self.outcome.seconds = time.monotonic() - started

@@ -4,11 +4,13 @@ Pure and seeded: ``plan_year(params, seed=...)`` builds the same year for the sa
 ground truth (``Plan.expected``: the oversight report figures the year must produce). ``player.py``
 plays a plan through the public REST APIs; nothing here does I/O.
 
-Times. Joins, leaves, roster dates and messages' ``sent_at`` are back-dated across the report year
-(the APIs accept past times for these). Triage decisions, cases, talks, escalations and oversight
-items are stamped by the services with the time they happen, i.e. while the year is being played, so
-the report period must be the year the play runs in: ``Params.year`` defaults to the current year
-(Asia/Shanghai), and every back-dated time stays inside that year and before now.
+Times. The year is played on a simulated clock: every message's ``sent_at`` and every staff step
+(``Message.times``: override, reply, talk booked and held, escalation, decision, item closed,
+resolution) has the moment it would have happened, and the player sets the services' business clock
+to it before acting, so triage decisions, cases, talks, escalations, resolutions and oversight items
+carry the day they would have happened. Joins, leaves and roster dates are given to the APIs directly.
+``Params.year`` defaults to the last full year in the bureau's calendar (Asia/Shanghai), so the whole
+year lies in the past and the clock, released afterwards, only ever moves forward.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ CHANNELS = {
     "supervision": ("shehui-jiandu", "社会监督群"),
 }
 UNITS = ("xtj", "cgpcs", "gxpcs", "lxpcs", "jjdd", "xzdd")  # 巡特警大队, 城关/高村/兰里派出所, 交警大队, 刑侦大队
+BUREAU_UNIT = "bureau"  # intake's TONGPIN_BUREAU_UNIT: the unit of bureau-wide channels and of external supervisors
 HOUSING_STORY = "本来打算今年结婚，房子一下子搞不定，真的郁闷……"
 HOUSING_THANKS = "感谢组织把闲置的房子借给我结婚，以前想都不敢想"
 
@@ -70,6 +73,11 @@ class Params:
     oversight_case_method: str | None = None  # how the counselling case behind an item ends (None: stays open)
     housing_story: bool = True
     concern_channels: tuple[str, ...] = ("officers", "families")
+    units: tuple[str, ...] = UNITS
+    # External supervisors follow the units' work (each one unit) instead of the bureau's as a whole.
+    supervisor_units: bool = False
+    # Public form submissions to the units' own supervision channels (``unit_channel_id``), and their outcomes.
+    public_submissions: tuple[str, ...] = ()
 
     @property
     def oversight_found(self) -> int:
@@ -129,6 +137,10 @@ class Message:
     override: dict[str, str] | None = None  # {"category": ..., "route": ...} a staff member corrects to
     oversight_outcome: str | None = None  # resolved | not_substantiated | in_progress
     story: str | None = None  # "housing": the officer who could not marry for lack of housing
+    unit: str = BUREAU_UNIT  # the unit the concern counts in
+    channel_id: str = ""  # where it was said (the bureau's group of its kind unless a unit's own channel)
+    public: bool = False  # sent through the public form (anonymous, with a receipt), not by a member
+    times: dict[str, datetime] = field(default_factory=dict)  # when each staff step happens
 
     @property
     def final_category(self) -> str:
@@ -164,6 +176,16 @@ def _name(rng: random.Random, used: set[str]) -> str:
     return f"{rng.choice(_SURNAMES)}{len(used)}"
 
 
+def unit_channel_id(unit: str) -> str:
+    """A unit's own supervision channel (public submissions about that unit)."""
+    return f"jiandu-{unit}"
+
+
+def last_full_year(now: datetime | None = None) -> int:
+    """The last calendar year that is over in the bureau's time zone."""
+    return (now or datetime.now(UTC)).astimezone(BUREAU_TZ).year - 1
+
+
 def _window(year: int, now: datetime) -> tuple[datetime, datetime]:
     """Back-dated times fall in the report year, after its first days and before now."""
     start = datetime(year, 1, 3, 9, tzinfo=BUREAU_TZ).astimezone(UTC)
@@ -191,19 +213,23 @@ def plan_year(params: Params, *, seed: int, now: datetime | None = None) -> Plan
     """Build a seeded year and its ground truth."""
     rng = random.Random(seed)  # noqa: S311 - a seeded scenario, not a secret
     now = now or datetime.now(UTC)
-    year = params.year or now.astimezone(BUREAU_TZ).year
+    year = params.year or last_full_year(now)
     start, end = _window(year, now)
+    # Concerns leave room before the year ends for the work they cause; chatter goes on to the end.
+    concern_end = max(start + (end - start) / 2, end - timedelta(days=21))
     names: set[str] = set()
 
     officers = [Member(f"o{i:04d}", _name(rng, names), "officer" if i <= params.officers else "auxiliary",
-                       "officers", rng.choice(UNITS)) for i in range(1, params.officers + params.auxiliaries + 1)]
+                       "officers", rng.choice(params.units))
+                for i in range(1, params.officers + params.auxiliaries + 1)]
     families = [Member(f"f{i:04d}", _name(rng, names), "family", "families", None,
                        linked_officer=rng.choice(officers).external_id) for i in range(1, params.families + 1)]
     kinds = ("npc_deputy", "cppcc_member", "community_figure")
-    supervisors = [Member(f"s{i:03d}", _name(rng, names), "supervisor", "supervision", None,
+    supervisors = [Member(f"s{i:03d}", _name(rng, names), "supervisor", "supervision",
+                          params.units[i % len(params.units)] if params.supervisor_units else None,
                           supervisor_kind=kinds[i % 3]) for i in range(1, params.supervisors + 1)]
     if params.housing_story:
-        officers[0].name, officers[0].unit = "郑" + officers[0].name[1:], "xtj"  # 巡特警大队民警郑某
+        officers[0].name, officers[0].unit = "郑" + officers[0].name[1:], params.units[0]  # 巡特警大队民警郑某
 
     joined_by_kind: dict[str, list[Member]] = {}
     for kind, people, joined in (("officers", officers, params.officers_joined),
@@ -259,8 +285,9 @@ def plan_year(params: Params, *, seed: int, now: datetime | None = None) -> Plan
 
     def _message(entry: Entry, author: str, plan: str, **extra: Any) -> Message:
         kind, category, severity, flags, route, crisis, text = entry
+        until = end if plan == "chatter" else concern_end
         return Message(key="", channel_kind=kind, author=author, text=text,
-                       sent_at=_moment(rng, first_join.get(author, start), end),
+                       sent_at=_moment(rng, min(first_join.get(author, start), until - timedelta(hours=1)), until),
                        category=category, severity=severity, flags=tuple(flags), route=route, crisis=crisis,
                        plan=plan, **extra)
 
@@ -304,6 +331,12 @@ def plan_year(params: Params, *, seed: int, now: datetime | None = None) -> Plan
     rng.shuffle(outcomes)
     for outcome in outcomes:
         messages.append(concern(("families", "supervision"), "oversight", "oversight", oversight_outcome=outcome))
+    for index, outcome in enumerate(params.public_submissions):
+        options = pools[("supervision", "oversight")]
+        entry = _pick(rng, options, used)
+        unit = params.units[index % len(params.units)]
+        messages.append(_message(entry, "", "oversight", oversight_outcome=outcome, public=True, unit=unit,
+                                 channel_id=unit_channel_id(unit)))
     weights = {"officers": 0.6, "families": 0.25, "supervision": 0.15}
     for _ in range(params.chatter):
         kind = rng.choices(CHANNEL_KINDS, weights=[weights[k] for k in CHANNEL_KINDS])[0]
@@ -311,12 +344,50 @@ def plan_year(params: Params, *, seed: int, now: datetime | None = None) -> Plan
         messages.append(_message(entry, rng.choice(joined_by_kind[kind]).external_id, "chatter"))
 
     messages.sort(key=lambda m: m.sent_at)
+    # A concern counts in its author's unit (a family member's: their officer's), else its channel's.
+    unit_of = {m.external_id: m.unit for m in officers}
+    unit_of.update({m.external_id: unit_of.get(m.linked_officer or "") for m in families})
+    unit_of.update({m.external_id: m.unit for m in supervisors})
     for index, message in enumerate(messages, 1):
         message.key = f"demo-{seed}-{year}-{index:05d}"
+        if not message.public:
+            message.channel_id = CHANNELS[message.channel_kind][0]
+            message.unit = unit_of.get(message.author) or BUREAU_UNIT
+        message.times = _schedule(rng, message, end=end, params=params)
     members = officers + families + supervisors
     plan = Plan(seed=seed, params=params, year=year, members=members, messages=messages, expected={})
     plan.expected = expected_report(plan)
     return plan
+
+
+def _schedule(rng: random.Random, message: Message, *, end: datetime, params: Params) -> dict[str, datetime]:
+    """When each staff step of a concern happens (hours after the previous one), all before the year ends."""
+    plan = message.plan
+    if plan == "chatter":
+        return {}
+    steps: list[tuple[str, float, float]] = []  # (step, fewest hours after the previous step, most)
+    if message.override:
+        steps.append(("override", 0.2, 2))
+    quick = message.crisis or message.severity in ("critical", "high")
+    steps.append(("reply", 0.02, 0.2) if quick else ("reply", 0.5, 20))
+    if plan in ("resolved_offline", "oversight"):
+        steps += [("talk_booked", 4, 48), ("talk_held", 24, 120)]
+    if plan == "by_committee":
+        steps += [("escalated", 24, 96), ("decided", 72, 240), ("done", 24, 120)]
+    if plan == "oversight" and message.oversight_outcome in ("resolved", "not_substantiated"):
+        steps.append(("item_closed", 24, 240))
+    if plan in METHODS:
+        steps.append(("resolve", 1, 72))
+    elif plan == "oversight" and params.oversight_case_method:
+        steps.append(("resolve", 2, 96))
+    offsets, total = [], 0.0
+    for name, low, high in steps:
+        total += rng.uniform(low, high)
+        offsets.append((name, total))
+    room = (end - message.sent_at).total_seconds() / 3600
+    scale = min(1.0, room / (total + 1)) if total else 1.0
+    return {name: (message.sent_at + timedelta(hours=hours * scale)).replace(microsecond=0)
+            for name, hours in offsets}
 
 
 def _table(counter: Counter[str], codes: tuple[str, ...]) -> dict[str, int]:
@@ -352,7 +423,9 @@ def expected_report(plan: Plan) -> dict[str, Any]:
         resolved = resolved + oversight_cases
     talks = sum(1 for m in concerns if m.plan == "resolved_offline") + len(oversight_cases)
     committee = [m for m in concerns if m.plan == "by_committee"]
-    items = Counter(m.oversight_outcome for m in oversight_cases)
+    # An item follows its case: an item left open is resolved when its case is.
+    items = Counter("resolved" if params.oversight_case_method and m.oversight_outcome == "in_progress"
+                    else m.oversight_outcome for m in oversight_cases)
     return {
         "participation": participation,
         "concerns": {
@@ -371,8 +444,8 @@ def expected_report(plan: Plan) -> dict[str, Any]:
                                                                       CHANNEL_KINDS)},
         "cases": {
             "opened": len(concerns),
-            # A case keeps the category it opened with in this count; an override changes it afterwards.
-            "opened_by_category": _table(Counter(m.category for m in concerns), CATEGORIES),
+            # Every breakdown by category counts the category after the last staff override.
+            "opened_by_category": _table(Counter(m.final_category for m in concerns), CATEGORIES),
             "crisis": crisis,
             "resolved": {**_table(methods, METHODS), "total": len(resolved)},
             "resolved_by_channel": _table(Counter(m.channel_kind for m in resolved), CHANNEL_KINDS),

@@ -1,5 +1,6 @@
 """A bureau's year, end to end: small seeded years played through the public APIs of the four services
-(in process), and every figure of the oversight report checked against what each year intended."""
+(in process, on one simulated clock), and every figure of the oversight report checked against what each
+year intended."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tongpin.intake.app import create_app as create_intake
 from tongpin.intake.settings import IntakeSettings
 from tongpin.oversight.app import create_app as create_oversight
 from tongpin.oversight.settings import OversightSettings
+from tongpin.shared.clock import SimulatedClock
 from tongpin.shared.testing.services import delete_test_topology, running
 from tongpin.triage.app import create_app as create_triage
 from tongpin.triage.domain import default_ruleset
@@ -27,7 +29,7 @@ from tongpin.triage.train import PACKAGED
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "demo"))
 
-from player import Credentials, Player, Services, differences
+from player import Credentials, Player, Services, SimulatedHand, differences
 from pool import MISROUTED, POOL
 from scenario import Params, plan_year, source_year
 
@@ -91,20 +93,21 @@ async def test_a_year_reports_what_happened(seed, settings_env, clean_run, signi
         "counselling", jwt_private_key_pem=signing_key.private_pem, jwt_key_id=signing_key.kid,
         sealed_note_keys=f"e2e:{base64.b64encode(os.urandom(32)).decode()}", argon2_time_cost=1,
         argon2_memory_kib=8, argon2_parallelism=1)
-    intake = create_intake(IntakeSettings(**settings_env("intake")))
-    triage = create_triage(TriageSettings(**settings_env("triage")))
-    counselling = create_counselling(CounsellingSettings(**counselling_settings))
+    clock = SimulatedClock(plan.messages[0].sent_at)
+    intake = create_intake(IntakeSettings(**settings_env("intake")), clock=clock)
+    triage = create_triage(TriageSettings(**settings_env("triage")), clock=clock)
+    counselling = create_counselling(CounsellingSettings(**counselling_settings), clock=clock)
     # No suppression here: the test compares every cell of every breakdown.
     # Oversight waits for an event's subject longer than the test default before refusing it (as in production).
     oversight = create_oversight(OversightSettings(**settings_env(
-        "oversight", suppression_threshold=1, retry_delays=OVERSIGHT_RETRIES)))
+        "oversight", suppression_threshold=1, retry_delays=OVERSIGHT_RETRIES)), clock=clock)
     async with (running(oversight) as oversight_api, running(triage) as triage_api,
                 running(counselling) as counselling_api, running(intake) as intake_api):
         services = Services(intake=intake_api, triage=triage_api, counselling=counselling_api,
                             oversight=oversight_api)
         credentials = Credentials(admin=signing_key.headers("admin"), system=signing_key.headers("system"),
                                   staff_password="演示口令-e2e-123")
-        player = Player(plan, services, credentials, timeout=60)
+        player = Player(plan, services, credentials, clock=SimulatedHand(clock), timeout=60)
         report = await player.play()
         assert differences(report, plan.expected) == [], player.outcome.counts
         assert report["period"]["key"] == plan.period
@@ -118,5 +121,5 @@ async def test_a_year_reports_what_happened(seed, settings_env, clean_run, signi
 
         if seed == REPLAYED:
             # Playing the same year again changes no figure.
-            again = Player(plan, services, credentials, timeout=60)
+            again = Player(plan, services, credentials, clock=SimulatedHand(clock), timeout=60)
             assert differences(await again.play(), plan.expected) == []

@@ -73,6 +73,7 @@ class Stack:
     services: dict[str, ServiceProcess]
     web: WebProxy
     bridge_key: str
+    clock_file: Path  # oversight's business clock while this file exists (tongpin.shared.clock)
 
     @property
     def url(self) -> str:
@@ -113,6 +114,7 @@ def stack(mongodb_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFact
     logs.mkdir(parents=True, exist_ok=True)
     bridge_key = secrets.token_urlsafe(24)
     note_key = base64.b64encode(os.urandom(32)).decode()
+    clock_file = tmp_path_factory.mktemp("clock") / "clock.json"
     extra: dict[str, dict[str, Any]] = {
         # A crisis's reading target of a few seconds, so the reading list shows one overdue.
         "intake": {"jwks_json": key.jwks_json, "api_keys": [f"bridge:{bridge_key}"],
@@ -123,7 +125,7 @@ def stack(mongodb_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFact
         "counselling": {"jwks_json": key.jwks_json, "jwt_private_key_pem": key.private_pem, "jwt_key_id": key.kid,
                         "sealed_note_keys": f"dev1:{note_key}", "sealed_note_current_kid": "dev1",
                         "argon2_memory_kib": 8192, "argon2_time_cost": 1, "login_base_delay_seconds": 0},
-        "oversight": {"jwks_json": key.jwks_json},
+        "oversight": {"jwks_json": key.jwks_json, "clock_file": str(clock_file)},
     }
     services: dict[str, ServiceProcess] = {}
     web: WebProxy | None = None
@@ -133,7 +135,7 @@ def stack(mongodb_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFact
             services[name] = ServiceProcess(name, settings, log_dir=logs).start(timeout=60)
         web = WebProxy(tmp_path_factory.mktemp("nginx"),
                        {name: f"127.0.0.1:{proc.port}" for name, proc in services.items()}).start()
-        yield Stack(run_id=run_id, key=key, services=services, web=web, bridge_key=bridge_key)
+        yield Stack(run_id=run_id, key=key, services=services, web=web, bridge_key=bridge_key, clock_file=clock_file)
     finally:
         if web is not None:
             web.stop()

@@ -1,50 +1,123 @@
-// Oversight dashboard for auditors: participation over time per channel, concerns per month by category,
-// how cases were resolved, time targets met, external oversight items, and the ledger check.
-// Endpoints (oversight): GET /statistics?period=YYYY-MM (one report per month shown), /items,
-// /ledger/count, /ledger/verify.
+// Oversight dashboard for auditors: a year of the bureau (or of one unit) month by month — participation,
+// concerns by category, how cases were resolved, time targets — the figures of one month or of the year,
+// the external oversight items and the ledger check.
+// Months are the bureau's: the page asks oversight which time zone and which month it is
+// (GET /statistics/calendar) and never uses the browser's clock or zone, so on the last evening of a month
+// it shows the bureau's months. Endpoints (oversight): /statistics/calendar, /statistics/units,
+// /statistics?period=YYYY|YYYY-MM&unit=, /items, /ledger/count, /ledger/verify.
 import { api, hasRole, items } from "../api.js";
 import { bars, lines, stackedBars } from "../charts.js";
-import { h, replace } from "../dom.js";
+import { field, h, replace, select } from "../dom.js";
 import { formatDateTime, formatMonth, formatNumber, formatPercent, label, t } from "../i18n.js";
 import { CATEGORIES, CHANNELS, METHODS, section, table } from "../widgets.js";
 
-const MONTHS_SHOWN = 6;
-
-export function lastMonths(count, now = new Date()) {
-  const out = [];
-  for (let i = count - 1; i >= 0; i -= 1) {
-    const d = new Date(now.getFullYear(), now.getMonth() - i, 1);
-    out.push(`${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}`);
-  }
-  return out;
+/** The months of a year the bureau has reached: all twelve of a past year, up to this month of this one. */
+export function monthsOf(year, calendar) {
+  const last = year === Number(calendar.year) ? Number(calendar.month.slice(5, 7)) : 12;
+  return Array.from({ length: last }, (_, i) => `${year}-${String(i + 1).padStart(2, "0")}`);
 }
 
-function charts(reports, slots) {
-  const months = reports.map((r) => r.month);
-  const labels = months.map(formatMonth);
+/** The year to show first: the one asked for, else the one with the latest figures, else this year. */
+export function defaultYear(query, calendar) {
+  const asked = Number(query.get("year") || (query.get("month") || "").slice(0, 4));
+  if (asked >= 1970 && asked <= Number(calendar.year)) return asked;
+  return Number((calendar.last_month_with_data || calendar.month).slice(0, 4));
+}
+
+const count = (value) => (value === null || value === undefined ? t("dashboard.hidden") : formatNumber(value));
+
+const monthLabel = (month) => new Intl.DateTimeFormat(document.documentElement.lang || undefined, { month: "short" })
+  .format(new Date(Number(month.slice(0, 4)), Number(month.slice(5, 7)) - 1, 1));
+
+// Month by month the charts show figures that stay large enough to be published (totals); breakdowns by
+// category and method, and the time targets, come from the chosen period's own report (the whole year or a
+// month), whose cells are larger. A hidden count is drawn as nothing, never as a zero that was not there.
+function charts(reports, selected, slots) {
+  const labels = reports.map((r) => monthLabel(r.month));
   replace(slots.participation, lines(t("dashboard.participation"), labels, CHANNELS.map((kind) => ({
     name: label("channel", kind),
     values: reports.map((r) => r.report.participation?.[kind]?.ratio ?? null),
   })), { format: formatPercent, max: 1 }));
-  const used = CATEGORIES.filter((c) => reports.some((r) => r.report.concerns?.by_category?.[c]));
-  const hidden = reports.some((r) => (r.report.suppressed || []).some((cell) => cell.startsWith("concerns.by_category")));
-  replace(slots.concerns, stackedBars(t("dashboard.concerns"), labels, used.map((c) => ({
-    name: label("category", c),
-    values: reports.map((r) => r.report.concerns?.by_category?.[c] ?? 0),
-  }))), hidden ? h("p", { class: "hint suppressed" }, t("dashboard.suppressed")) : null);
-  const resolved = Object.fromEntries(METHODS.map((m) => [m, reports.reduce((a, r) => a + (r.report.cases?.resolved?.[m] ?? 0), 0)]));
-  replace(slots.resolutions, bars(t("dashboard.resolutions"), METHODS.map((m) => ({ name: label("method", m), value: resolved[m] }))));
-  const target = (name, field) => reports.reduce((a, r) => a + (r.report.targets?.[name]?.[field] ?? 0), 0);
-  const met = target("first_response", "met") + target("resolution", "met");
-  const missed = target("first_response", "missed") + target("resolution", "missed");
+  const hidden = reports.some((r) => (r.report.suppressed || []).length) || (selected.suppressed || []).length;
+  replace(slots.months, stackedBars(t("dashboard.months"), labels, [
+    { name: t("dashboard.fig.concerns"), values: reports.map((r) => r.report.concerns?.total ?? 0) },
+    { name: t("dashboard.fig.chatter"), values: reports.map((r) => r.report.chatter?.dismissed ?? 0) },
+  ]), lines(t("dashboard.resolvedMonthly"), labels, [
+    { name: t("dashboard.fig.opened"), values: reports.map((r) => r.report.cases?.opened ?? null) },
+    { name: t("dashboard.fig.resolved"), values: reports.map((r) => r.report.cases?.resolved?.total ?? null) },
+  ]), hidden ? h("p", { class: "hint suppressed" }, t("dashboard.suppressed")) : null);
+  const categories = CATEGORIES.filter((c) => selected.concerns?.by_category?.[c]);
+  replace(slots.concerns, bars(t("dashboard.concerns"), categories.map((c) => ({
+    name: label("category", c), value: selected.concerns.by_category[c],
+  }))));
+  replace(slots.resolutions, bars(t("dashboard.resolutions"), METHODS.filter((m) => selected.cases?.resolved?.[m])
+    .map((m) => ({ name: label("method", m), value: selected.cases.resolved[m] }))));
+  const target = (field) => ["first_response", "resolution"]
+    .reduce((a, name) => a + (selected.targets?.[name]?.[field] ?? 0), 0);
+  const met = target("met");
+  const missed = target("missed");
   replace(slots.sla, h("div", {},
     bars(t("dashboard.sla"), [{ name: t("dashboard.slaMet"), value: met }, { name: t("dashboard.slaMissed"), value: missed }]),
     met + missed ? h("p", { class: "big-number" }, formatPercent(met / (met + missed))) : null));
 }
 
+function figures(report, period) {
+  const r = report;
+  const rows = [
+    [t("dashboard.fig.concerns"), r.concerns?.total],
+    [t("dashboard.fig.chatter"), r.chatter?.dismissed],
+    [t("dashboard.fig.overridden"), r.concerns?.overridden],
+    [t("dashboard.fig.crisis"), r.concerns?.crisis],
+    [t("dashboard.fig.opened"), r.cases?.opened],
+    [t("dashboard.fig.resolved"), r.cases?.resolved?.total],
+    ...METHODS.map((m) => [label("method", m), r.cases?.resolved?.[m]]),
+    [t("dashboard.fig.talks"), r.talks?.held],
+    [t("dashboard.fig.escalated"), r.escalations?.raised],
+    [t("dashboard.fig.decided"), r.escalations?.decided],
+    [t("dashboard.fig.found"), r.oversight?.found],
+    [t("dashboard.fig.itemsResolved"), r.oversight?.resolved],
+    [t("dashboard.fig.notSubstantiated"), r.oversight?.not_substantiated],
+  ];
+  return h("div", {},
+    h("p", { class: "hint", id: "figures-period" }, t("dashboard.figuresOf", { period })),
+    table([
+      { title: t("dashboard.figure"), cell: (row) => row[0] },
+      { title: t("dashboard.count"), cell: (row) => h("span", { class: row[1] === null ? "suppressed" : "" }, count(row[1])) },
+    ], rows));
+}
+
 export async function render(view, ctx) {
+  const calendar = await api("oversight", "/statistics/calendar");
+  const year = defaultYear(ctx.query, calendar);
+  const month = /^\d{4}-\d{2}$/.test(ctx.query.get("month") || "") && ctx.query.get("month").startsWith(`${year}-`)
+    ? ctx.query.get("month") : "";
+  const unit = ctx.query.get("unit") || "";
+  const units = (await api("oversight", "/statistics/units")).units || [];
+
   const slot = () => h("div", {}, h("p", { class: "loading" }, t("common.loading")));
-  const slots = { participation: slot(), concerns: slot(), resolutions: slot(), sla: slot(), items: slot() };
+  const slots = {
+    participation: slot(), months: slot(), concerns: slot(), resolutions: slot(), sla: slot(), figures: slot(),
+    items: slot(),
+  };
+  const first = Number((calendar.first_month_with_data || calendar.month).slice(0, 4));
+  const years = [];
+  for (let y = Number(calendar.year); y >= Math.min(first, Number(calendar.year)); y -= 1) years.push([String(y), String(y)]);
+  const yearSelect = select("year", years, { id: "dashboard-year" });
+  yearSelect.value = String(year);
+  const monthSelect = select("month", [["", t("dashboard.wholeYear")],
+    ...monthsOf(year, calendar).map((m) => [m, formatMonth(m)])], { id: "dashboard-month" });
+  monthSelect.value = month;
+  const unitSelect = select("unit", [["", t("dashboard.allUnits")], ...units.map((u) => [u, u])], { id: "dashboard-unit" });
+  unitSelect.value = unit;
+  const go = (changes) => {
+    const next = new URLSearchParams({ year: yearSelect.value, month: monthSelect.value, unit: unitSelect.value, ...changes });
+    for (const [key, value] of [...next.entries()]) if (!value) next.delete(key);
+    ctx.navigate(`#/dashboard?${next}`);
+  };
+  yearSelect.addEventListener("change", () => go({ month: "" }));
+  monthSelect.addEventListener("change", () => go({}));
+  unitSelect.addEventListener("change", () => go({}));
+
   const ledgerResult = h("p", { class: "ledger-result", role: "status" });
   const ledgerCount = h("p", { class: "hint" });
   const check = h("button", { type: "button", id: "ledger-check" }, t("dashboard.ledgerCheck"));
@@ -64,34 +137,52 @@ export async function render(view, ctx) {
   });
   // Oversight answers the ledger and the items to auditors and admins; committee members see the figures only.
   const auditing = hasRole("auditor", "admin");
+  const period = month || String(year);
   replace(view, h("h1", {}, t("dashboard.title")),
+    h("p", { class: "hint", id: "time-zone", "data-zone": calendar.time_zone },
+      t("dashboard.timeZone", { zone: calendar.time_zone, offset: calendar.utc_offset, today: calendar.today })),
+    h("form", { class: "filters", id: "dashboard-filters" },
+      field(t("dashboard.year"), yearSelect), field(t("dashboard.month"), monthSelect), field(t("dashboard.unit"), unitSelect)),
     auditing ? null : h("p", { class: "hint" }, t("dashboard.restricted")),
     h("div", { class: "grid" },
+      section(t("dashboard.figures"), "figures", slots.figures),
       section(t("dashboard.participation"), "participation", slots.participation),
+      section(t("dashboard.monthly"), "monthly", slots.months),
       section(t("dashboard.concerns"), "concerns", slots.concerns),
       section(t("dashboard.resolutions"), "resolutions", slots.resolutions),
       section(t("dashboard.sla"), "sla", slots.sla)),
     auditing ? section(t("dashboard.ledger"), "ledger", ledgerCount, check, ledgerResult) : null,
     auditing ? section(t("dashboard.items"), "items", slots.items) : null);
 
-  const loadCharts = Promise.all(lastMonths(MONTHS_SHOWN).map(async (month) => ({
-    month, report: await api("oversight", "/statistics", { query: { period: month } }),
-  }))).then((reports) => charts(reports, slots), (error) => {
-    Object.values(slots).slice(0, 4).forEach((s) => replace(s, h("p", { class: "empty" }, t("common.empty"))));
+  const query = (p) => ({ period: p, unit: unit || undefined });
+  const empty = (error) => {
+    Object.entries(slots).filter(([name]) => name !== "items")
+      .forEach(([, s]) => replace(s, h("p", { class: "empty" }, t("common.empty"))));
     ctx.showError(error);
-  });
+  };
+  const loadCharts = Promise.all([
+    api("oversight", "/statistics", { query: query(period) }),
+    ...monthsOf(year, calendar).map(async (m) => ({ month: m, report: await api("oversight", "/statistics", { query: query(m) }) })),
+  ]).then(([selected, ...reports]) => {
+    replace(slots.figures, figures(selected, month ? formatMonth(month) : String(year)));
+    charts(reports, selected, slots);
+  }, empty);
   if (!auditing) {
     await loadCharts;
     return;
   }
-  const loadItems = api("oversight", "/items").then((answer) => replace(slots.items, table([
+  const loadItems = api("oversight", "/items", { query: { period } }).then((answer) => replace(slots.items, table([
     { title: t("dashboard.items"), cell: (i) => h("code", {}, i.id) },
+    { title: t("dashboard.unit"), cell: (i) => i.unit ?? t("common.none") },
     { title: t("queue.channel"), cell: (i) => label("channel", i.channel_kind) },
     { title: t("queue.category"), cell: (i) => label("category", i.category) },
     { title: t("case.state"), cell: (i) => label("itemStatus", i.status) },
-    { title: t("queue.received"), cell: (i) => formatDateTime(i.opened_at) },
+    { title: t("queue.received"), cell: (i) => formatDateTime(i.opened_at, { timeZone: calendar.time_zone }) },
     { title: t("case.resolve"), cell: (i) => h("span", { class: "msg-text" }, i.public_summary ?? t("common.none")) },
-  ], items(answer))), (error) => { replace(slots.items, h("p", { class: "empty" }, t("common.empty"))); ctx.showError(error); });
+  ], items(answer).filter((i) => !unit || i.unit === unit))), (error) => {
+    replace(slots.items, h("p", { class: "empty" }, t("common.empty")));
+    ctx.showError(error);
+  });
   const loadCount = api("oversight", "/ledger/count").then(
     (answer) => { ledgerCount.textContent = t("dashboard.ledgerEntries", { count: formatNumber(answer.entries) }); },
     ctx.showError,

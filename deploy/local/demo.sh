@@ -27,6 +27,7 @@ done
 eval "$("$ROOT/deploy/local/servers.sh" env)"
 set -a; . "$RUN/secrets.env"; set +a
 export TONGPIN_RUN_DIR="$RUN"
+export TONGPIN_CLOCK_FILE="${TONGPIN_CLOCK_FILE:-$RUN/clock.json}"
 start=$(date +%s.%N)
 status=0
 (cd "$ROOT" && uv run --no-sync python deploy/demo/play.py "${services[@]}" "$@") || status=$?

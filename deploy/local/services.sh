@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The four services as local processes for `make up`: start|stop|status. Logs and pids live in .run/.
 # They listen on TONGPIN_SERVICE_PORT_BASE (8100) + 1..4: intake, triage, counselling, oversight.
+# TONGPIN_CLOCK_FILE (.run/clock.json): the demo's simulated clock, read by the services while it exists.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN="${TONGPIN_RUN_DIR:-$ROOT/.run}"
@@ -28,6 +29,9 @@ start() {
   # The console's nginx runs on this machine and names the client in X-Forwarded-For; the services
   # listen on 127.0.0.1 only, so nothing else local is a stranger to trust.
   export TONGPIN_TRUSTED_PROXIES='["127.0.0.1"]'
+  # Business time comes from this file while a demo plays a past year, else from the real clock.
+  export TONGPIN_CLOCK_FILE="${TONGPIN_CLOCK_FILE:-$RUN/clock.json}"
+  rm -f "$TONGPIN_CLOCK_FILE"
   for entry in "${SERVICES[@]}"; do
     name=${entry%%:*}; port=${entry##*:}
     if running "$name"; then log "$name already running"; continue; fi

@@ -204,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock-file", help="the services' TONGPIN_CLOCK_FILE (the simulated clock)",
                         default=os.environ.get("TONGPIN_CLOCK_FILE") or str(ROOT / ".run" / "clock.json"))
     for name, port in (("intake", 8101), ("triage", 8102), ("counselling", 8103), ("oversight", 8104)):
-        port = int(os.environ.get(f"TONGPIN_{name.upper()}_PORT", port))
         parser.add_argument(f"--{name}", default=f"http://127.0.0.1:{port}")
     args = parser.parse_args(argv)
     started = time.monotonic()

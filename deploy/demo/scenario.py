@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -90,7 +91,7 @@ def source_year(**overrides: Any) -> Params:
         officers=150, auxiliaries=50, families=250, supervisors=15,
         officers_joined=186, families_joined=216, supervisors_joined=15,
         leavers=4, rejoiners=3, chatter=420,
-        answered_online=72, resolved_offline=24, by_committee=1, crises=2, open_cases=0, overrides=3,
+        answered_online=72, resolved_offline=24, by_committee=3, crises=3, open_cases=0, overrides=3,
         oversight_resolved=13, oversight_not_substantiated=0, oversight_open=0,
     ), **overrides)
 
@@ -196,6 +197,12 @@ def _window(year: int, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def _early(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    """A moment early in the window, as joins come when a scheme starts (half in its first six weeks)."""
+    span = (end - start).total_seconds()
+    return (start + timedelta(seconds=span * rng.random() ** 3)).replace(microsecond=0)
+
+
 def _moment(rng: random.Random, start: datetime, end: datetime) -> datetime:
     span = (end - start).total_seconds()
     return (start + timedelta(seconds=rng.uniform(0, span))).replace(microsecond=0)
@@ -243,14 +250,14 @@ def plan_year(params: Params, *, seed: int, now: datetime | None = None) -> Plan
         leavers = rest[: params.leavers]
         rejoiners = stay[len(stay) - min(params.rejoiners, len(stay)):] if params.rejoiners else []
         for member in stay:
-            member.moves.append(("join", _moment(rng, start, end)))
+            member.moves.append(("join", _early(rng, start, end)))
         for member in rejoiners:
             first = member.moves[0][1]
             left = first + (end - first) / 3
             back = first + (end - first) * 2 / 3
             member.moves += [("leave", left), ("join", back)]
         for member in leavers:
-            joined_at = _moment(rng, start, end)
+            joined_at = _early(rng, start, end)
             member.moves += [("join", joined_at), ("leave", joined_at + (end - joined_at) / 2)]
         joined_by_kind[kind] = stay
     if params.housing_story:
@@ -268,13 +275,22 @@ def plan_year(params: Params, *, seed: int, now: datetime | None = None) -> Plan
     authors = {kind: rng.sample(joined_by_kind[kind], len(joined_by_kind[kind])) for kind in CHANNEL_KINDS}
     messages: list[Message] = []
 
-    def author_for(kind: str) -> str:
-        # One concern per officer (and per family member): triage groups an officer's concerns within a week.
-        if kind == "supervision":
-            return rng.choice(joined_by_kind["supervision"]).external_id
-        if not authors[kind]:
-            raise ValueError(f"not enough joined {kind} members for one concern each; enlarge the roster")
-        return authors[kind].pop().external_id
+    def author_for(kind: str) -> Callable[[datetime], str]:
+        """Who says it, given when: someone who had joined by then."""
+        def pick(at: datetime) -> str:
+            # One concern per officer (and per family member): triage groups an officer's concerns within a week.
+            if kind == "supervision":
+                return _joined_by(joined_by_kind["supervision"], at).external_id
+            if not authors[kind]:
+                raise ValueError(f"not enough joined {kind} members for one concern each; enlarge the roster")
+            chosen = next((m for m in authors[kind] if first_join.get(m.external_id, start) <= at), authors[kind][0])
+            authors[kind].remove(chosen)
+            return chosen.external_id
+
+        return pick
+
+    def _joined_by(people: list[Member], at: datetime) -> Member:
+        return rng.choice([m for m in people if first_join.get(m.external_id, start) <= at] or people)
 
     def concern(kinds: tuple[str, ...], bucket: str, plan: str, **extra: Any) -> Message:
         options = [e for k in kinds for e in pools.get((k, bucket), [])]
@@ -283,11 +299,13 @@ def plan_year(params: Params, *, seed: int, now: datetime | None = None) -> Plan
         entry = _pick(rng, options, used)
         return _message(entry, author_for(entry[0]), plan, **extra)
 
-    def _message(entry: Entry, author: str, plan: str, **extra: Any) -> Message:
+    def _message(entry: Entry, author: Callable[[datetime], str], plan: str, **extra: Any) -> Message:
+        """A message at a moment spread evenly over the year, said by someone who had joined by then."""
         kind, category, severity, flags, route, crisis, text = entry
-        until = end if plan == "chatter" else concern_end
-        return Message(key="", channel_kind=kind, author=author, text=text,
-                       sent_at=_moment(rng, min(first_join.get(author, start), until - timedelta(hours=1)), until),
+        sent_at = _moment(rng, start, end if plan == "chatter" else concern_end)
+        who = author(sent_at)
+        sent_at = max(sent_at, first_join.get(who, start) + timedelta(minutes=5))
+        return Message(key="", channel_kind=kind, author=who, text=text, sent_at=sent_at,
                        category=category, severity=severity, flags=tuple(flags), route=route, crisis=crisis,
                        plan=plan, **extra)
 
@@ -335,13 +353,14 @@ def plan_year(params: Params, *, seed: int, now: datetime | None = None) -> Plan
         options = pools[("supervision", "oversight")]
         entry = _pick(rng, options, used)
         unit = params.units[index % len(params.units)]
-        messages.append(_message(entry, "", "oversight", oversight_outcome=outcome, public=True, unit=unit,
-                                 channel_id=unit_channel_id(unit)))
+        messages.append(_message(entry, lambda _at: "", "oversight", oversight_outcome=outcome, public=True,
+                                 unit=unit, channel_id=unit_channel_id(unit)))
     weights = {"officers": 0.6, "families": 0.25, "supervision": 0.15}
     for _ in range(params.chatter):
         kind = rng.choices(CHANNEL_KINDS, weights=[weights[k] for k in CHANNEL_KINDS])[0]
         entry = _pick(rng, pools[(kind, "dismiss")], used)
-        messages.append(_message(entry, rng.choice(joined_by_kind[kind]).external_id, "chatter"))
+        messages.append(_message(entry, lambda at, kind=kind: _joined_by(joined_by_kind[kind], at).external_id,
+                                 "chatter"))
 
     messages.sort(key=lambda m: m.sent_at)
     # A concern counts in its author's unit (a family member's: their officer's), else its channel's.

@@ -71,6 +71,12 @@ def _now() -> datetime:
     return clock.now()
 
 
+def _system_now() -> datetime:
+    """Security time — the staff directory's changes, which order every service's view of a staff member's
+    standing, logins and their throttle: always the system clock, never a demo's."""
+    return datetime.now(UTC)
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
@@ -1006,7 +1012,7 @@ def overdue_now(doc: Mapping[str, Any], *, now: datetime, targets: Targets) -> b
 def _staff_updated(doc: Mapping[str, Any], *, trace: Trace) -> CloudEvent:
     data = ev.StaffUpdated(staff_id=doc["_id"], roles=doc["roles"], active=doc.get("active", True),
                            on_leave=doc.get("on_leave", False), on_call=doc.get("on_call", False),
-                           skills=doc.get("skills", []), updated_at=doc.get("updated_at") or _now())
+                           skills=doc.get("skills", []), updated_at=doc.get("updated_at") or _system_now())
     return _event(data, subject=doc["_id"], trace=trace)
 
 
@@ -1015,7 +1021,7 @@ async def create_staff(
     skills: list[str], unit: str | None, on_call: bool, staff_id: str | None, trace: Trace,
 ) -> dict[str, Any]:
     """Add a staff account (argon2 hash of its password); staff.updated tells triage."""
-    now = _now()
+    now = _system_now()
     doc = {
         "_id": staff_id or _new_id("staff"), "username": username, "name": name,
         "password_hash": hash_password(password, hasher=hasher), "roles": roles, "skills": skills, "unit": unit,
@@ -1042,7 +1048,7 @@ async def update_staff(
     values = dict(changes)
     if "password" in values:
         values["password_hash"] = hash_password(values.pop("password"), hasher=hasher)
-    values["updated_at"] = _now()
+    values["updated_at"] = _system_now()
     merged = {**current, **values}
     update = {"$set": values, "$inc": {"version": 1}}
     doc = await staff.update(staff_id, update=update, events=[_staff_updated(merged, trace=trace)],
@@ -1079,7 +1085,7 @@ async def _claim_attempt(*, staff: StaffRepository, throttle: LoginThrottle, key
     """Count one attempt on a counter before its password is checked, or learn it must wait."""
     for _ in range(50):
         doc = await staff.throttle_counter(key)
-        now = datetime.now(UTC)  # security time, never a demo's clock
+        now = _system_now()
         decision = throttle.claim(_counter(doc), now=now, scope=scope)
         if not decision.allowed:
             return _Claim(key=key, decision=decision, before=doc)
@@ -1109,7 +1115,7 @@ async def login(
     The attempt is counted on the account-and-client counter and on the account counter before the
     password is checked, so attempts sent together are decided one after another.
     """
-    now = datetime.now(UTC)  # security time: token expiry and the throttle never follow a demo's clock
+    now = _system_now()
 
     async def record(outcome: str, staff_id: str | None = None) -> None:
         await staff.record_attempt({"_id": _new_id("login"), "username": username, "staff_id": staff_id,
@@ -1118,7 +1124,7 @@ async def login(
 
     async def refuse(claim: _Claim, detail: str) -> Problem:
         await record("throttled")
-        retry = claim.decision.retry_after(datetime.now(UTC))
+        retry = claim.decision.retry_after(_system_now())
         return Problem(429, f"{detail}; try again in {retry} s", headers={"Retry-After": str(retry)},
                        retry_after=retry)
 

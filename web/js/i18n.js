@@ -325,6 +325,9 @@ const zh = {
   "queue.modelCrisis": "模型危机概率 {p}",
   "queue.noCase": "未立案",
   "itemStatus.short": "监督事项：{status}",
+  "dashboard.fig.read": "待阅消息已读",
+  "dashboard.fig.readOnTime": "其中按时阅读",
+  "dashboard.fig.readOverdue": "超时未读（已通知值班人员）",
 };
 
 const en = {
@@ -651,6 +654,9 @@ const en = {
   "queue.modelCrisis": "Model crisis probability {p}",
   "queue.noCase": "no case",
   "itemStatus.short": "Oversight item: {status}",
+  "dashboard.fig.read": "Messages read",
+  "dashboard.fig.readOnTime": "of which read within target",
+  "dashboard.fig.readOverdue": "Unread past target (on-call staff told)",
 };
 
 export const DICTIONARIES = { "zh-CN": zh, en };

@@ -77,6 +77,9 @@ function figures(report, period) {
     [t("dashboard.fig.found"), r.oversight?.found],
     [t("dashboard.fig.itemsResolved"), r.oversight?.resolved],
     [t("dashboard.fig.notSubstantiated"), r.oversight?.not_substantiated],
+    [t("dashboard.fig.read"), r.reading?.read_total],
+    [t("dashboard.fig.readOnTime"), r.reading?.read_within_target_total],
+    [t("dashboard.fig.readOverdue"), r.reading?.overdue_total],
   ];
   return h("div", {},
     h("p", { class: "hint", id: "figures-period" }, t("dashboard.figuresOf", { period })),

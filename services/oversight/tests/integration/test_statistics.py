@@ -276,3 +276,23 @@ async def test_bad_input_is_a_problem_naming_the_parameter(oversight_app, signin
             assert field in response.json()["detail"], (path, response.json())
         missing = await client.get("/statistics", headers=auditor)
         assert missing.status_code == 422 and "period" in missing.json()["detail"]
+
+
+async def test_reads_within_target_are_counted_without_any_text(oversight_app, publish, mongo_client, clean_run,
+                                                               signing_key):
+    app = oversight_app(suppression_threshold=1)
+    async with running(app) as client:
+        for n, (within, target) in enumerate(((True, "crisis"), (False, "working_day"), (True, "working_day"))):
+            await publish(events.ConcernRead(
+                concern_id=f"read-{n}", channel_kind="families", unit="u-east", severity="high",
+                crisis=target == "crisis", target=target, received_at=at(5, 6), due_at=at(5, 7), read_at=at(5, 7, 3), within_target=within))
+        await publish(events.ReadingOverdue(concern_id="read-1", channel_kind="families", unit="u-east",
+                                            severity="low", target="working_day", received_at=at(5, 6),
+                                            due_at=at(5, 7), overdue_at=at(5, 7, 1)))
+        await eventually(lambda: _count_is(mongo_client, clean_run, 4), timeout=20)
+        may = (await client.get("/statistics", params={"period": "2026-05"},
+                                headers=signing_key.headers("auditor"))).json()
+        assert may["reading"]["read"] == {"crisis": 1, "high": 0, "working_day": 2}
+        assert may["reading"]["read_within_target"] == {"crisis": 1, "high": 0, "working_day": 1}
+        assert (may["reading"]["read_total"], may["reading"]["read_within_target_total"]) == (3, 2)
+        assert may["reading"]["overdue_total"] == 1

@@ -388,3 +388,28 @@ def test_a_thread_event_before_its_case_is_refused() -> None:
     with pytest.raises(ValueError):
         threads.apply(threads.empty(), events.CaseReopened(case_id="C", reason_code="x", unit="U",
                                                            reopened_at=at(3, 1)), mark="m")
+
+
+def read(n: int, unit: str, *, target: str, within: bool, received: datetime) -> events.ConcernRead:
+    return events.ConcernRead(concern_id=f"r{n}", channel_kind="officers", unit=unit, severity="medium",
+                              target=target, received_at=received, due_at=received, read_at=received,
+                              within_target=within)  # type: ignore[arg-type]
+
+
+def test_reads_and_overdue_messages_count_by_target_in_the_month_received() -> None:
+    tally = Tally()
+    tally.record(read(1, "U01", target="crisis", within=True, received=at(3, 31, 17)), event_id="e1")  # 1 April
+    tally.record(read(2, "U01", target="working_day", within=False, received=at(3, 3)), event_id="e2")
+    tally.record(read(3, "U02", target="working_day", within=True, received=at(3, 4)), event_id="e3")
+    tally.record(events.ReadingOverdue(concern_id="r2", channel_kind="officers", unit="U01", severity="medium",
+                                       target="working_day", received_at=at(3, 3), due_at=at(3, 4),
+                                       overdue_at=at(3, 4)), event_id="e4")
+    march = tally.reports(parse_period("2026-03"))
+    assert march["*"]["reading"]["read"] == {"crisis": 0, "high": 0, "working_day": 2}
+    assert march["*"]["reading"]["read_within_target"]["working_day"] == 1
+    assert march["U01"]["reading"]["overdue"] == {"crisis": 0, "high": 0, "working_day": 1}
+    assert march["U02"]["reading"]["read_within_target_total"] == 1
+    april = tally.reports(parse_period("2026-04"))["*"]["reading"]
+    assert (april["read_total"], april["read_within_target_total"]) == (1, 1)
+    year = tally.reports(parse_period("2026"))["*"]["reading"]
+    assert (year["read_total"], year["read_within_target_total"], year["overdue_total"]) == (3, 2, 1)

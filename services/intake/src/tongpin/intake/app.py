@@ -64,7 +64,7 @@ async def reading_watch(runtime: ServiceRuntime, settings: IntakeSettings) -> No
     entries = repository.ReadingRepository(runtime.db)
     while True:
         try:
-            if await reading.flag_overdue(reading=entries, now=reading.now_utc()):
+            if await reading.flag_overdue(reading=entries, now=reading.business_now()):
                 runtime.notify_outbox()
         except asyncio.CancelledError:
             raise

@@ -11,6 +11,7 @@ from typing import Any
 
 from tongpin.intake.domain.reading import ReadingTargets, needs_reading, within_target
 from tongpin.intake.repository import MessageRepository, ReadingRepository
+from tongpin.shared import clock
 from tongpin.shared.auth import Principal
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import ConcernRead, ConcernTriaged, ReadingOverdue, make_event
@@ -21,8 +22,9 @@ from tongpin.shared.problems import Conflict, NotFound
 log = get_logger(__name__)
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+def business_now() -> datetime:
+    """Business time (the runtime's clock): when a message was read, when a target passed."""
+    return clock.now()
 
 
 def _aware(moment: datetime) -> datetime:

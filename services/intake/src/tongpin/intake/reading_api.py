@@ -100,7 +100,7 @@ async def list_reading(
 ) -> ReadingPage:
     db = _runtime(request).db
     entries, messages = ReadingRepository(db), MessageRepository(db)
-    now = reading.now_utc()
+    now = reading.business_now()
     base: dict[str, Any] = {"status": {"$in": ["unread", "read"]}, **_scope(principal, unit)}
     if channel_kind is not None:
         base["channel_kind"] = channel_kind
@@ -131,10 +131,10 @@ async def mark_read(concern_id: ConcernId, request: Request, principal: Reader) 
     if entry is not None and own is not None and entry.get("unit") not in (own, None):
         raise Forbidden("this message belongs to a unit you do not work for")
     updated = await reading.mark_read(
-        reading=ReadingRepository(db), concern_id=concern_id, principal=principal, now=reading.now_utc(),
+        reading=ReadingRepository(db), concern_id=concern_id, principal=principal, now=reading.business_now(),
         correlation_id=getattr(request.state, "correlation_id", None),
         traceparent=getattr(request.state, "traceparent", None),
     )
     runtime.notify_outbox()
     message = await MessageRepository(db).get(concern_id)
-    return _item(updated, message, now=reading.now_utc())
+    return _item(updated, message, now=reading.business_now())

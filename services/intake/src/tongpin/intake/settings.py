@@ -59,8 +59,7 @@ class IntakeSettings(ServiceSettings):
     reading_high_minutes: float = 30
     reading_working_days: int = 1
     reading_scan_seconds: float = 30.0
-    bureau_timezone: str = "Asia/Shanghai"
 
     def reading_targets(self) -> ReadingTargets:
         return ReadingTargets(crisis_minutes=self.reading_crisis_minutes, high_minutes=self.reading_high_minutes,
-                              working_days=self.reading_working_days, timezone=self.bureau_timezone)
+                              working_days=self.reading_working_days, timezone=self.bureau_time_zone)

@@ -43,6 +43,7 @@ MONTH, DAY = "month", "day"
 ROUTES: tuple[str, ...] = tuple(r for r in events.Route.__args__ if r != "dismiss")  # type: ignore[attr-defined]
 METHODS: tuple[str, ...] = events.ResolutionMethod.__args__  # type: ignore[attr-defined]
 ITEM_CHANNELS = ("families", "supervision")
+READING_TARGETS: tuple[str, ...] = events.ReadingTarget.__args__  # type: ignore[attr-defined]
 DEFAULT_THRESHOLD = 3
 
 
@@ -130,6 +131,15 @@ def event_facts(data: events.EventData, *, zone: tzinfo = SHANGHAI) -> dict[Scop
         case events.BroadcastDelivered():
             keys = bucket_keys(data.delivered_at, zone)
             out[(MONTH, keys["month"], unit, f"broadcasts.{data.outcome}.{data.channel_kind}")] += 1
+        case events.ConcernRead():
+            # Counted in the month the message was received, as its concern is (ids and times only).
+            month = bucket_keys(data.received_at, zone)["month"]
+            out[(MONTH, month, unit, f"reading.read.{data.target}")] += 1
+            if data.within_target:
+                out[(MONTH, month, unit, f"reading.read_within_target.{data.target}")] += 1
+        case events.ReadingOverdue():
+            month = bucket_keys(data.received_at, zone)["month"]
+            out[(MONTH, month, unit, f"reading.overdue.{data.target}")] += 1
     return dict(out)
 
 
@@ -308,6 +318,16 @@ def figures_of(
             "delivered": _table(tree, "broadcasts.delivered", kinds),
             "failed": _table(tree, "broadcasts.failed", kinds),
         },
+        # The reading list: messages first read (and how many within their reading target), and those that
+        # passed their target unread, by target (crisis 5 min, high 30 min, one working day).
+        "reading": {
+            "read": _table(tree, "reading.read", READING_TARGETS),
+            "read_total": sum(_count(tree, f"reading.read.{t}") for t in READING_TARGETS),
+            "read_within_target": _table(tree, "reading.read_within_target", READING_TARGETS),
+            "read_within_target_total": sum(_count(tree, f"reading.read_within_target.{t}") for t in READING_TARGETS),
+            "overdue": _table(tree, "reading.overdue", READING_TARGETS),
+            "overdue_total": sum(_count(tree, f"reading.overdue.{t}") for t in READING_TARGETS),
+        },
     }
 
 
@@ -325,6 +345,8 @@ BREAKDOWNS: tuple[tuple[str, str, frozenset[str]], ...] = tuple(
         ("oversight.by_channel", "oversight.found"), ("oversight.by_category", "oversight.found"),
         ("durations.first_response.buckets", "durations.first_response.count"),
         ("durations.resolution.buckets", "durations.resolution.count"),
+        ("reading.read", "reading.read_total"), ("reading.read_within_target", "reading.read_within_target_total"),
+        ("reading.overdue", "reading.overdue_total"),
     )
 )
 # Figures that are the same count under two names.

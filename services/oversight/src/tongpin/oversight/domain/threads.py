@@ -23,6 +23,8 @@ escalations.raised / .decided          when the case went to the committee / whe
 oversight.found                        when the item was opened
 oversight.resolved / not_substantiated when the item was closed (a reopened item is counted open again)
 oversight.reopened                     when the item was reopened
+reading.*                              when the message was received (a first read, or its target passing
+                                       unread, counts in that month)
 =====================================  ==================================================================
 
 Overrides count one way everywhere: every breakdown by category, severity, route or crisis uses the

@@ -285,7 +285,8 @@ async def test_reads_within_target_are_counted_without_any_text(oversight_app, p
         for n, (within, target) in enumerate(((True, "crisis"), (False, "working_day"), (True, "working_day"))):
             await publish(events.ConcernRead(
                 concern_id=f"read-{n}", channel_kind="families", unit="u-east", severity="high",
-                crisis=target == "crisis", target=target, received_at=at(5, 6), due_at=at(5, 7), read_at=at(5, 7, 3), within_target=within))
+                crisis=target == "crisis", target=target, received_at=at(5, 6), due_at=at(5, 7),
+                read_at=at(5, 7, 3), within_target=within))
         await publish(events.ReadingOverdue(concern_id="read-1", channel_kind="families", unit="u-east",
                                             severity="low", target="working_day", received_at=at(5, 6),
                                             due_at=at(5, 7), overdue_at=at(5, 7, 1)))

@@ -34,7 +34,8 @@ def health_router() -> APIRouter:
 
 async def _check_database(runtime: ServiceRuntime) -> bool:
     try:
-        await asyncio.wait_for(runtime.db.command("ping"), timeout=2)
+        async with asyncio.timeout(2):
+            await runtime.db.command("ping")
     except Exception:
         return False
     return True

@@ -194,9 +194,10 @@ def ops_router() -> APIRouter:
         if runtime.connection is None or not runtime.broker_connected():
             raise Unavailable("broker", retry_after=retry_after)
         try:
-            doc = await asyncio.wait_for(replay_dead_letter(
-                runtime.db[DEAD_LETTER_COLLECTION], connection=runtime.connection, names=runtime.names,
-                dead_letter_id=dead_letter_id), timeout=5)
+            async with asyncio.timeout(5):
+                doc = await replay_dead_letter(
+                    runtime.db[DEAD_LETTER_COLLECTION], connection=runtime.connection, names=runtime.names,
+                    dead_letter_id=dead_letter_id)
         except (TimeoutError, AMQPError) as exc:
             log.warning("ops.replay_failed", error=repr(exc)[:300])
             raise Unavailable("broker", retry_after=retry_after) from exc

@@ -14,6 +14,7 @@ from tongpin.shared.events import MAX_TEXT
 from tongpin.shared.logging import get_logger
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
 from tongpin.shared.settings import ServiceSettings
+from tongpin.shared.waiting import signalled_within
 
 log = get_logger(__name__)
 
@@ -33,10 +34,7 @@ async def delivery_worker(runtime: ServiceRuntime, settings: IntakeSettings) -> 
             except Exception as exc:
                 log.warning("delivery.worker_failed", error=str(exc))
             runtime.notify_outbox()
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=settings.delivery_poll_seconds)
-            except TimeoutError:
-                pass
+            await signalled_within(wake, settings.delivery_poll_seconds)
             wake.clear()
 
 

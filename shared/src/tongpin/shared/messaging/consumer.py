@@ -33,6 +33,7 @@ from tongpin.shared.logging import bind_request_ids, get_logger
 from tongpin.shared.messaging.inbox import Inbox
 from tongpin.shared.messaging.topology import Names, declare_topology
 from tongpin.shared.metrics import EVENT_LATENCY, EVENTS_CONSUMED
+from tongpin.shared.waiting import signalled_within
 
 log = get_logger(__name__)
 
@@ -77,10 +78,7 @@ class DatabaseWait:
         while not self._up.is_set():
             if not still_wanted():
                 raise Abandoned
-            try:
-                await asyncio.wait_for(self._up.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
+            await signalled_within(self._up, 1.0)
 
     async def _wait_for_database(self) -> None:
         delay, started = 0.2, time.monotonic()

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.logging import get_logger
 from tongpin.shared.messaging.publisher import Publisher
+from tongpin.shared.waiting import signalled_within
 
 log = get_logger(__name__)
 
@@ -106,10 +107,7 @@ class OutboxRelay:
                 await asyncio.sleep(self._poll)
             if published:
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
+            await signalled_within(self._wake, self._poll)
             self._wake.clear()
 
     async def drain(self) -> int:

@@ -77,8 +77,11 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
 
     # Idioms first: 累死了 / 笑死 / 想死你们了 are masked so the 死 inside never reaches the risk rules.
     masked = list(work)
-    for rule in ruleset.rules:
+    candidates = ruleset.firing_candidates(work)
+    for index, rule in enumerate(ruleset.rules):
         if rule.kind != "idiom" or channel_kind not in rule.channels:
+            continue
+        if candidates is not None and index not in candidates:
             continue
         found = [m for m in rule.regex.finditer(work) if m.end() > m.start()]
         if not found:
@@ -88,13 +91,17 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
             masked[match.start():match.end()] = " " * (match.end() - match.start())
         reasons.append(f"“{found[0].group(0)}”是{rule.label or '夸张/习惯说法'}，不计为风险")
         notes.append(f"规则 {rule.id}（{rule.label or '夸张/习惯说法'}）：夸张或习惯说法，不计为风险")
-    work = "".join(masked)
+    if idiom_hits:
+        work = "".join(masked)
+        candidates = ruleset.firing_candidates(work)
 
     contexts = find_contexts(work, ruleset.cues)
     firings: list[_Firing] = []
     denied: list[_Firing] = []
-    for rule in ruleset.rules:
+    for index, rule in enumerate(ruleset.rules):
         if rule.kind != "signal" or channel_kind not in rule.channels:
+            continue
+        if candidates is not None and index not in candidates:
             continue
         kept: list[str] = []
         negated: list[str] = []

@@ -146,6 +146,20 @@ class RuleSet:
     settings: dict[str, Any]
     name: str = ""
     description: str = ""
+    # Every rule's regex in one RE2 set, so a message is scanned once to learn which rules can fire.
+    _screen: Any = field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_screen", _screen_for(self.rules))
+
+    def firing_candidates(self, text: str) -> frozenset[int] | None:
+        """Indexes of the rules whose regex matches somewhere in the text, or None when that is not known
+        (no screen could be built, or the text is too long to trust it): then every rule is scanned.
+
+        A rule outside the set has no match at all in the text, so skipping it changes no decision."""
+        if self._screen is None or len(text) > _SCREEN_MAX_CHARS:
+            return None
+        return frozenset(self._screen.Match(text) or ())
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if absent)."""
@@ -178,6 +192,28 @@ class RuleSet:
             version=version, rules=self.rules, cues=self.cues, settings=self.settings,
             name=self.name, description=self.description,
         )
+
+
+_SCREEN_OPTIONS = re2.Options()
+_SCREEN_OPTIONS.log_errors = False
+_SCREEN_OPTIONS.max_mem = 64 << 20
+# RE2's set matcher reports "no match" when its automaton runs out of memory; with 64 MB it cannot on
+# texts this short, and longer ones are scanned rule by rule.
+_SCREEN_MAX_CHARS = 4000
+
+
+def _screen_for(rules: tuple[Rule, ...]) -> Any:
+    """One RE2 set holding every rule's regex, index for index; None when one cannot be added."""
+    screen = re2.Set.SearchSet(_SCREEN_OPTIONS)
+    try:
+        for index, rule in enumerate(rules):
+            pattern = rule.regex.pattern
+            if isinstance(pattern, bytes) or screen.Add(_PY_UNICODE_ESCAPE.sub(r"\1\\x{\2}", pattern)) != index:
+                return None
+        screen.Compile()
+    except re2.error:
+        return None
+    return screen
 
 
 class _Locator:

@@ -172,11 +172,13 @@ class Model:
 
         Plain Python: a message has a hundred-odd features, and numpy's per-call cost would dominate.
         """
-        get, idf, log = self.vocabulary.get, self._idf, math.log
+        idf, log = self._idf, math.log
+        # Counted by vocabulary index (map and Counter run in C); features outside the vocabulary count
+        # under None and are skipped. The vocabulary is one-to-one, so this is the same vector in the same
+        # order as counting the features themselves.
         rows: list[int] = []
         values: list[float] = []
-        for feat, tally in Counter(feats).items():
-            index = get(feat)
+        for index, tally in Counter(map(self.vocabulary.get, feats)).items():
             if index is not None:
                 rows.append(index)
                 values.append(idf[index] if tally == 1 else (1.0 + log(tally)) * idf[index])

@@ -53,8 +53,9 @@ async def ping(database: AsyncDatabase[Any]) -> None:
 # FerretDB 1.24 applies an update as read-modify-write of the whole document without a lock: two
 # concurrent updates of one document both report success and one of them is lost (measured: 95 of
 # 100 pairs). Every update-like operation a service makes therefore goes through a gate in its
-# process: operations that name one document by `_id` wait only for others on that document; any
-# other filter waits for the whole collection. Reads and plain inserts pass freely; they cannot lose
+# process: operations that name one document by `_id` wait only for others on that document, those
+# that list their documents (`{"_id": {"$in": [...]}}`) for others on those; any other filter waits for
+# the whole collection. Reads and plain inserts pass freely; they cannot lose
 # a write. A service runs as one process per database (see README); on MongoDB proper the gate is
 # merely conservative.
 
@@ -92,6 +93,14 @@ class _Gate:
                 self._idle.set()
 
     @contextlib.asynccontextmanager
+    async def documents(self, doc_ids: list[Any]) -> AsyncIterator[None]:
+        """Exclusive on each of several documents, taken in one order so two such callers never deadlock."""
+        async with contextlib.AsyncExitStack() as stack:
+            for doc_id in sorted(set(doc_ids), key=repr):
+                await stack.enter_async_context(self.document(doc_id))
+            yield
+
+    @contextlib.asynccontextmanager
     async def collection(self) -> AsyncIterator[None]:
         async with self._wide:
             await self._idle.wait()
@@ -118,10 +127,29 @@ def _single_id(filter_: Any) -> Any:
     return None
 
 
+def _listed_ids(filter_: Any) -> list[Any] | None:
+    """The document ids a filter of the form {"_id": {"$in": [...]}, ...} limits itself to, else None."""
+    if isinstance(filter_, Mapping) and isinstance(filter_.get("_id"), Mapping):
+        listed = filter_["_id"]
+        if set(listed) == {"$in"} and isinstance(listed["$in"], list | tuple) and len(listed["$in"]) <= 1000 and \
+                all(not isinstance(v, Mapping | list | tuple) for v in listed["$in"]):
+            return list(listed["$in"])
+    return None
+
+
 def _guard(collection: AsyncCollection[Any], filter_: Any) -> contextlib.AbstractAsyncContextManager[None]:
     gate = _gate_for(collection)
     doc_id = _single_id(filter_)
     return gate.document(doc_id) if doc_id is not None else gate.collection()
+
+
+def _guard_many(collection: AsyncCollection[Any], filter_: Any) -> contextlib.AbstractAsyncContextManager[None]:
+    gate = _gate_for(collection)
+    doc_id = _single_id(filter_)
+    if doc_id is not None:
+        return gate.document(doc_id)
+    listed = _listed_ids(filter_)
+    return gate.documents(listed) if listed is not None else gate.collection()
 
 
 class SerialisedCollection(AsyncCollection[Any]):
@@ -132,7 +160,7 @@ class SerialisedCollection(AsyncCollection[Any]):
             return await super().update_one(filter, *args, **kwargs)
 
     async def update_many(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
-        async with _gate_for(self).collection():
+        async with _guard_many(self, filter):
             return await super().update_many(filter, *args, **kwargs)
 
     async def replace_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
@@ -156,7 +184,7 @@ class SerialisedCollection(AsyncCollection[Any]):
             return await super().delete_one(filter, *args, **kwargs)
 
     async def delete_many(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
-        async with _gate_for(self).collection():
+        async with _guard_many(self, filter):
             return await super().delete_many(filter, *args, **kwargs)
 
     async def bulk_write(self, *args: Any, **kwargs: Any) -> Any:

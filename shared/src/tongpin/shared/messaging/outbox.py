@@ -3,8 +3,8 @@
 Without multi-document transactions (FerretDB has none), the only atomic write is a single-document
 update, so the events a state change causes are stored in that same document under
 ``outbox.<event id>``, with a counter ``outbox_pending`` the relay can find by index. The relay
-publishes them with confirms and then removes each one; a crash in between republishes on restart,
-and consumers' inboxes make the repeat harmless.
+publishes them with confirms and then removes what went out, in one update for a whole batch of
+documents; a crash in between republishes on restart, and consumers' inboxes make the repeat harmless.
 """
 
 from __future__ import annotations
@@ -55,6 +55,14 @@ def stage(update: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any
     inc = merged.setdefault("$inc", {})
     inc["outbox_pending"] = inc.get("outbox_pending", 0) + len(events)
     return merged
+
+
+class PartlyPublished(Exception):
+    """Publishing a document's events stopped; the ones before the failure were confirmed."""
+
+    def __init__(self, confirmed: list[str]) -> None:
+        super().__init__(f"{len(confirmed)} events confirmed before the failure")
+        self.confirmed = confirmed
 
 
 class OutboxRelay:
@@ -118,15 +126,26 @@ class OutboxRelay:
             docs = await coll.find({"outbox_dirty": True}, {"outbox": 1}).limit(self._batch).to_list()
             if not docs:
                 continue
-            results = await asyncio.gather(*(self._publish_document(coll, d) for d in docs), return_exceptions=True)
-            failures = [r for r in results if isinstance(r, BaseException)]
-            total += sum(r for r in results if isinstance(r, int))
+            results = await asyncio.gather(*(self._publish_document(d) for d in docs), return_exceptions=True)
+            sent: list[tuple[dict[str, Any], list[str], int]] = []
+            failures = []
+            for doc, result in zip(docs, results, strict=True):
+                entries = len(doc.get("outbox") or {})
+                if isinstance(result, BaseException):
+                    failures.append(result.__cause__ or result)
+                    confirmed = result.confirmed if isinstance(result, PartlyPublished) else []
+                else:
+                    confirmed = result
+                sent.append((doc, confirmed, entries))
+                total += len(confirmed)
+            await self._remove_confirmed(coll, sent)
             if failures:
                 # Left in the outbox; the next pass tries again.
                 log.warning("outbox.publish_failed", collection=name, documents=len(failures), error=repr(failures[0]))
         return total
 
-    async def _publish_document(self, coll: AsyncCollection[Any], doc: dict[str, Any]) -> int:
+    async def _publish_document(self, doc: dict[str, Any]) -> list[str]:
+        """Publish a document's events in order; the ids the broker confirmed (also on the error raised)."""
         entries = sorted((doc.get("outbox") or {}).items(), key=lambda kv: kv[1]["seq"])
         confirmed: list[str] = []
         async with self._limit:
@@ -134,21 +153,52 @@ class OutboxRelay:
                 for event_id, entry in entries:
                     await self._publisher.publish(CloudEvent.model_validate(entry["event"]))
                     confirmed.append(event_id)
-            finally:
-                # Remove what the broker confirmed in one update, clearing the flag in the same write
-                # when nothing else was staged meanwhile (the usual case). One update per document,
-                # not a bulk_write: FerretDB 1.24 stalls a bulk write that runs concurrently with
-                # inserts into the same collection.
-                if confirmed:
-                    removal = {"$unset": {f"outbox.{eid}": "" for eid in confirmed},
-                               "$inc": {"outbox_pending": -len(confirmed)}}
-                    # The service database's write gate keeps these from overlapping the service's own.
-                    done = await coll.update_one(
-                        {"_id": doc["_id"], "outbox_pending": len(entries)},
-                        {**removal, "$set": {"outbox_dirty": len(confirmed) < len(entries)}},
-                    )
-                    if done.matched_count == 0:
-                        await coll.update_one({"_id": doc["_id"]}, removal)
-            if len(confirmed) < len(entries) or not entries:
-                await coll.update_one({"_id": doc["_id"], "outbox_pending": 0}, {"$set": {"outbox_dirty": False}})
-        return len(confirmed)
+            except Exception as exc:
+                raise PartlyPublished(confirmed) from exc
+        return confirmed
+
+    async def _remove_confirmed(
+        self, coll: AsyncCollection[Any], sent: list[tuple[dict[str, Any], list[str], int]]
+    ) -> None:
+        """Take what the broker confirmed out of the outboxes: one update for all documents whose whole outbox
+        went out and that nobody wrote to meanwhile (the usual case), one per document for the rest.
+
+        The write gate keeps these from overlapping the service's own updates of the same documents;
+        ``outbox_pending`` still equal to what was read means nothing was staged since.
+        """
+        whole: dict[int, list[Any]] = {}
+        singles: list[tuple[dict[str, Any], list[str], int]] = []
+        for doc, confirmed, entries in sent:
+            if len(confirmed) == entries:
+                whole.setdefault(entries, []).append(doc["_id"])
+            elif confirmed:
+                singles.append((doc, confirmed, entries))
+        by_id = {doc["_id"]: (doc, confirmed, entries) for doc, confirmed, entries in sent}
+        for entries, ids in whole.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                done = await coll.update_many(
+                    {"outbox_dirty": True, "_id": {"$in": chunk}, "outbox_pending": entries},
+                    {"$set": {"outbox": {}, "outbox_pending": 0, "outbox_dirty": False}},
+                )
+                if done.matched_count < len(chunk):
+                    # Written to meanwhile: those keep their new events and lose only what went out.
+                    left = await coll.find({"outbox_dirty": True, "_id": {"$in": chunk}}, {"_id": 1}).to_list()
+                    singles.extend(by_id[d["_id"]] for d in left if d["_id"] in by_id)
+        for doc, confirmed, entries in singles:
+            await self._remove_from_one(coll, doc["_id"], confirmed, entries)
+
+    async def _remove_from_one(
+        self, coll: AsyncCollection[Any], doc_id: Any, confirmed: list[str], entries: int
+    ) -> None:
+        if not confirmed:
+            return
+        removal: dict[str, Any] = {"$unset": {f"outbox.{eid}": "" for eid in confirmed},
+                                   "$inc": {"outbox_pending": -len(confirmed)}}
+        done = await coll.update_one(
+            {"_id": doc_id, "outbox_pending": entries},
+            {**removal, "$set": {"outbox_dirty": len(confirmed) < entries}},
+        )
+        if done.matched_count == 0:
+            await coll.update_one({"_id": doc_id}, removal)
+            await coll.update_one({"_id": doc_id, "outbox_pending": 0}, {"$set": {"outbox_dirty": False}})

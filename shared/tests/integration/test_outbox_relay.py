@@ -1,0 +1,73 @@
+"""The outbox relay publishes every staged event once and clears outboxes in batches, even when a document
+is written to while its events are on their way."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import aio_pika
+import pytest
+
+from tongpin.shared.envelope import CloudEvent
+from tongpin.shared.events import ConcernRaised, make_event
+from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, stage, with_outbox
+from tongpin.shared.messaging.publisher import Publisher
+from tongpin.shared.mongo import service_database
+
+pytestmark = pytest.mark.integration
+
+
+def event(subject: str) -> CloudEvent:
+    data = ConcernRaised(concern_id=subject, channel_id="officers-01", channel_kind="officers", origin="api",
+                         text="发件箱里的事件", sent_at=datetime.now(UTC))
+    return make_event(data, subject=subject)
+
+
+class StagingPublisher(Publisher):
+    """Publishes for real; while the first event of one document is on its way, stages another into it."""
+
+    def __init__(self, inner: Publisher, *, coll, doc_id: str) -> None:
+        self.inner, self.coll, self.doc_id = inner, coll, doc_id
+        self.late: CloudEvent | None = None
+
+    async def publish(self, ev: CloudEvent) -> None:
+        if ev.subject == self.doc_id and self.late is None:
+            self.late = event(self.doc_id)
+            await self.coll.update_one({"_id": self.doc_id}, stage({"$set": {"touched": True}}, [self.late]))
+        await self.inner.publish(ev)
+
+
+async def test_relay_publishes_each_event_once_and_clears_outboxes_in_batches(
+    mongo_client, amqp_url, clean_run, event_capture
+):
+    db = service_database(mongo_client, f"{clean_run}_relay")
+    coll = db["messages"]
+    await coll.create_indexes([OUTBOX_INDEX])
+    staged: list[CloudEvent] = []
+    for i in range(40):
+        events = [event(f"d-{i}") for _ in range(1 + i % 2)]
+        staged += events
+        await coll.insert_one(with_outbox({"_id": f"d-{i}"}, events))
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        inner = await Publisher.open(connection=connection, exchange_name=f"{clean_run}.events", service="test")
+        publisher = StagingPublisher(inner, coll=coll, doc_id="d-7")
+        relay = OutboxRelay(database=db, collections=["messages"], publisher=publisher, batch=25)
+        published = 0
+        for _ in range(10):
+            sent = await relay.drain()
+            published += sent
+            if not sent:
+                break
+    finally:
+        await connection.close()
+    assert publisher.late is not None
+    expected = {e.id for e in staged} | {publisher.late.id}
+    await event_capture.wait_for(lambda got: len(got) >= len(expected), timeout=10)
+    await asyncio.sleep(0.3)
+    assert sorted(e.id for e in event_capture.events) == sorted(expected)  # each exactly once
+    assert published == len(expected)
+    docs = await coll.find({}).to_list()
+    assert all(d["outbox"] == {} and d["outbox_pending"] == 0 and d["outbox_dirty"] is False for d in docs)
+    assert (await coll.find_one({"_id": "d-7"}))["touched"] is True

@@ -29,10 +29,11 @@ from typing import Any
 import aio_pika
 import httpx
 from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import ConcernRaised, make_event
-from tongpin.shared.messaging.consumer import EventConsumer
+from tongpin.shared.messaging.consumer import EventConsumer, OwnInbox
 from tongpin.shared.messaging.inbox import Inbox
 from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, with_outbox
 from tongpin.shared.messaging.publisher import Publisher
@@ -165,12 +166,16 @@ async def backbone(mongodb_url: str, amqp_url: str, count: int, rate: float | No
     written_at: dict[str, float] = {}
 
     async def handler(event: CloudEvent, data: Any) -> None:
-        await consumer_db.effects.insert_one({"_id": event.id, "concern_id": data.concern_id})
+        # The effect keyed by the event is its own inbox entry (a repeat finds it taken).
+        try:
+            await consumer_db.effects.insert_one({"_id": event.id, "concern_id": data.concern_id})
+        except DuplicateKeyError:
+            return
         latencies.append(time.perf_counter() - written_at[event.id])
         if len(latencies) >= count:
             done.set()
 
-    consumer = EventConsumer(connection=connection, names=names, handlers={"concern.raised.v1": handler},
+    consumer = EventConsumer(connection=connection, names=names, handlers={"concern.raised.v1": OwnInbox(handler)},
                              inbox=Inbox(consumer_db.inbox), retry_delays=[1.0], delivery_limit=5, prefetch=64)
     await consumer.start()
     relay = OutboxRelay(database=producer_db, collections=["messages"], publisher=publisher, poll_seconds=0.05)
@@ -215,7 +220,8 @@ async def backbone(mongodb_url: str, amqp_url: str, count: int, rate: float | No
             "p50": round(statistics.median(ordered) * 1000, 1),
             "p99": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
         },
-        "database_ops_per_event": "insert+outbox, relay find+unset, inbox find, effect insert, inbox insert",
+        "database_ops_per_event": "insert with its outbox; the effect insert, which is its own inbox entry; "
+                                  "per relay batch: one find of dirty documents, one update clearing them",
     }
 
 

@@ -141,3 +141,32 @@ async def test_database_away_when_the_message_arrives_is_handled_once_it_returns
 
 async def _count(coll: Any, n: int) -> bool:
     return await coll.count_documents({}) >= n
+
+
+async def test_a_handler_keeping_its_own_inbox_entry_has_one_effect_and_costs_no_inbox_writes(
+    settings_env, clean_run, amqp_url, mongo_client
+):
+    from pymongo.errors import DuplicateKeyError
+
+    from tongpin.shared.messaging.consumer import OwnInbox
+
+    calls: list[str] = []
+
+    async def handler(event: CloudEvent, data: Any) -> None:
+        calls.append(event.id)
+        try:  # the effect is keyed by the event's subject: a repeat finds it taken
+            await runtime.db["effects"].insert_one({"_id": event.subject, "event_id": event.id})
+        except DuplicateKeyError:
+            pass
+
+    app, runtime = probe(ServiceSettings(**settings_env("probe")), OwnInbox(handler))
+    async with running(app):
+        event = concern_event()
+        for _ in range(3):
+            await publish_raw(amqp_url, f"{clean_run}.events", event)
+        await eventually(lambda: len(calls) == 3, timeout=15)
+        await asyncio.sleep(0.3)
+    db = mongo_client[f"{clean_run}_probe"]
+    assert await db["effects"].count_documents({}) == 1
+    assert await db["inbox"].count_documents({}) == 0 and await db["inbox_claims"].count_documents({}) == 0
+    assert await queue_counts(amqp_url, clean_run) == (0, 0)

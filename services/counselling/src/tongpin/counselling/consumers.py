@@ -16,7 +16,7 @@ from tongpin.shared.events import (
     EscalationRaised,
     ReadingOverdue,
 )
-from tongpin.shared.messaging.consumer import Handler
+from tongpin.shared.messaging.consumer import Handler, OwnInbox
 from tongpin.shared.runtime import ServiceRuntime
 
 
@@ -46,7 +46,8 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
 
     return {
         ReadingOverdue.routing_key(): on_reading_overdue,
-        ConcernRaised.routing_key(): on_concern_raised,
+        # The text merged into the concern keyed by its id, the case keyed by the concern: a repeat changes nothing.
+        ConcernRaised.routing_key(): OwnInbox(on_concern_raised),
         ConcernTriaged.routing_key(): on_concern_triaged,
         ConcernMerged.routing_key(): on_concern_merged,
         EscalationRaised.routing_key(): on_escalation_raised,

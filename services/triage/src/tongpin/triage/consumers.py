@@ -21,7 +21,7 @@ from tongpin.shared.events import (
     TalkHeld,
     TalkScheduled,
 )
-from tongpin.shared.messaging.consumer import Handler
+from tongpin.shared.messaging.consumer import Handler, OwnInbox
 from tongpin.shared.runtime import ServiceRuntime
 from tongpin.triage import handlers as h
 from tongpin.triage.judgments import ModelBook, RuleBook
@@ -111,7 +111,8 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
         OversightItemOpened.routing_key(): on_oversight_item,
         OversightItemUpdated.routing_key(): on_oversight_item,
         OversightItemClosed.routing_key(): on_oversight_item,
-        ConcernRaised.routing_key(): on_concern_raised,
+        # The decision, keyed by the concern, is the inbox entry; a repeat only makes sure of its work item.
+        ConcernRaised.routing_key(): OwnInbox(on_concern_raised),
         StaffUpdated.routing_key(): on_staff_updated,
         CaseOpened.routing_key(): on_case_opened,
         CaseAssigned.routing_key(): on_case_assigned,

@@ -1,10 +1,12 @@
 """Consuming events: manual ack after the handler's write, retry with back-off, dead-lettering.
 
 Flow for each message: decode the CloudEvent (bad JSON, bad envelope, unknown type or invalid data
-are parked at once with the reason), skip it if the inbox has it, run the handler, record it in the
-inbox, ack. A failing handler is retried through delay queues; after the last tier the message is
-parked in the service's dead-letter queue with the error. A consumer that crashes mid-message is
-covered by the quorum queue's delivery limit, which dead-letters a message that keeps killing it.
+are parked at once with the reason), claim it in the inbox (skip it if it was handled before), run the
+handler, record it in the inbox, ack. A handler wrapped in ``OwnInbox`` keeps its own proof of having
+handled an event in the one document it writes, so the consumer writes no inbox entry for it. A
+failing handler is retried through delay queues; after the last tier the message is parked in the
+service's dead-letter queue with the error. A consumer that crashes mid-message is covered by the
+quorum queue's delivery limit, which dead-letters a message that keeps killing it.
 
 Every delivery ends acked, retried or dead-lettered. When the database cannot be reached (at the inbox
 check, in the handler, or at the inbox record after the handler's write), the step waits in place for
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aio_pika
@@ -48,6 +51,18 @@ QUEUE_HEADER = "x-tongpin-queue"
 # In-place runs of a handler that keeps losing its database connection while a ping gets through,
 # before it is treated as a failing handler (retry tiers).
 _IN_PLACE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class OwnInbox:
+    """A handler whose one write is itself the inbox entry: it finds a repeat of the event by that write
+    (an insert keyed by the event or its subject, which a repeat finds taken) and changes nothing then.
+    The consumer keeps no separate inbox entry for it, saving two writes per event."""
+
+    handler: Handler
+
+    async def __call__(self, event: CloudEvent, data: Any) -> None:
+        await self.handler(event, data)
 
 
 class Abandoned(Exception):
@@ -199,19 +214,27 @@ class EventConsumer:
             await self._park(message, reason="bad_data", error=_short(exc), routing_key=routing_key)
             return
 
-        if await self._with_database(message, lambda: self._inbox.seen(event.id)):
+        own_inbox = isinstance(handler, OwnInbox)
+        if not own_inbox and await self._handled_before(message, event):
             EVENTS_CONSUMED.labels(service, event.type, "duplicate").inc()
             await self._ack(message)
             return
         start = time.perf_counter()
         if not await self._run_handler(message, handler, event, data):
             return
-        await self._with_database(message, lambda: self._inbox.record(event_id=event.id, event_type=event.type))
+        if not own_inbox:
+            await self._with_database(message, lambda: self._inbox.record(event_id=event.id, event_type=event.type))
         EVENT_LATENCY.labels(service, event.type).observe(time.perf_counter() - start)
         EVENTS_CONSUMED.labels(service, event.type, "handled").inc()
         await self._ack(message)
         if self._on_handled is not None:
             self._on_handled()
+
+    async def _handled_before(self, message: AbstractIncomingMessage, event: CloudEvent) -> bool:
+        first = await self._with_database(message, lambda: self._inbox.claim(event_id=event.id, event_type=event.type))
+        if first and not message.redelivered:
+            return False
+        return await self._with_database(message, lambda: self._inbox.seen(event.id))
 
     async def _run_handler(self, message: AbstractIncomingMessage, handler: Handler, event: CloudEvent,
                            data: EventData) -> bool:

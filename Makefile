@@ -1,5 +1,5 @@
 # Tongpin 同频 — the commands the README gives.
-.PHONY: up down status test lint bench demo install asyncapi
+.PHONY: up down status test lint bench chaos demo install asyncapi
 
 install:            ## install system packages, uv, the workspace and the FerretDB build
 	deploy/local/install-deps.sh
@@ -28,8 +28,11 @@ lint:
 	uv run --no-sync ruff check .
 	uv run --no-sync mypy shared/src services/*/src
 
-bench: install      ## measure the floors and the backbone; results in bench/results/
-	deploy/local/bench.sh
+bench: install      ## measure the floors, the backbone and the whole pipeline; results in bench/results/
+	deploy/local/bench.sh $(BENCH_ARGS)
+
+chaos: install      ## concerns through killed services, a restarted broker and a killed database; exact counts
+	deploy/local/chaos.sh $(CHAOS_ARGS)
 
 demo:               ## play the source's year against the running system and print its oversight report
 	deploy/local/demo.sh

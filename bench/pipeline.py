@@ -24,7 +24,6 @@ import os
 import random
 import statistics
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,13 +32,11 @@ from typing import Any
 import aio_pika
 import httpx
 
-from tongpin.shared.testing.system import System, metric_total
+from tongpin.shared.testing.system import System, family_id, metric_total, officer_id, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ROOT / "services" / "triage" / "eval" / "labelled.jsonl"
-UNITS = ("xtj", "cgpcs", "gxpcs", "lxpcs", "jjdd", "xzdd")
 CHANNELS = {"officers": "bench-officers", "families": "bench-families", "supervision": "bench-supervision"}
-STAFF = (("political_worker", 6), ("psychologist", 3), ("centre_coordinator", 1))
 # The channel mix of a bureau's traffic: mostly officers, then families, then the public.
 MIX = (("officers", 0.6), ("families", 0.25), ("supervision", 0.15))
 DRAIN_SECONDS = 30.0
@@ -61,14 +58,6 @@ class Workload:
                 self.texts.setdefault(row["channel_kind"], []).append(row["text"])
         self.rng = random.Random(self.seed)
 
-    def roster(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        officers = [{"external_id": f"bo{i:04d}", "name": f"民警{i:04d}", "member_kind": "officer",
-                     "unit": UNITS[i % len(UNITS)], "active": True} for i in range(self.officers)]
-        families = [{"external_id": f"bf{i:04d}", "name": f"家属{i:04d}", "member_kind": "family",
-                     "linked_officer_external_id": f"bo{i % self.officers:04d}", "active": True}
-                    for i in range(self.families)]
-        return officers, families
-
     def message(self, run: str, n: int) -> dict[str, Any]:
         roll, kind = self.rng.random(), MIX[-1][0]
         for candidate, share in MIX:
@@ -81,9 +70,9 @@ class Workload:
             "text": self.rng.choice(self.texts[kind]), "sent_at": datetime.now(UTC).isoformat(),
         }
         if kind == "officers":
-            body["author_external_id"] = f"bo{self.rng.randrange(self.officers):04d}"
+            body["author_external_id"] = officer_id(self.rng.randrange(self.officers))
         elif kind == "families":
-            body["author_external_id"] = f"bf{self.rng.randrange(self.families):04d}"
+            body["author_external_id"] = family_id(self.rng.randrange(self.families))
         else:
             body["anonymous"] = True
         return body
@@ -139,40 +128,9 @@ def cpu_snapshot(system: System, run_dir: Path) -> dict[str, float]:
     return snapshot
 
 
-def _ok(response: httpx.Response, *codes: int) -> Any:
-    if response.status_code not in codes:
-        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: "
-                           f"{response.text[:300]}")
-    return response.json() if response.content else None
-
-
 async def set_up(system: System, workload: Workload) -> None:
     """Channels, roster and staff through the public APIs; waits until triage knows the staff."""
-    async with httpx.AsyncClient(timeout=30) as http:
-        for kind, channel_id in CHANNELS.items():
-            _ok(await http.post(f"{system.url('intake')}/channels", headers=system.admin(), json={
-                "id": channel_id, "kind": kind, "name": f"{kind} 群", "external_group_id": f"g-{channel_id}"}), 201)
-        officers, families = workload.roster()
-        for rows in (officers, families):
-            report = _ok(await http.post(f"{system.url('intake')}/roster", headers=system.bridge(),
-                                         json={"rows": rows}), 200)
-            if report["rejected"]:
-                raise RuntimeError(f"roster rows rejected: {report['rejected'][:3]}")
-        created = 0
-        for role, count in STAFF:
-            for i in range(count):
-                _ok(await http.post(f"{system.url('counselling')}/staff", headers=system.admin(), json={
-                    "username": f"{role[:2]}{i}-{uuid.uuid4().hex[:6]}", "name": f"{role}{i}",
-                    "password": "bench-password-1", "roles": [role], "on_call": role == "psychologist" and i == 0,
-                }), 201)
-                created += 1
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            metrics = (await http.get(f"{system.url('triage')}/metrics")).text
-            if metric_total(metrics, "tongpin_events_consumed_total", type="staff.updated.v1") >= created:
-                return
-            await asyncio.sleep(0.2)
-        raise RuntimeError("triage did not learn the staff directory within 60 s")
+    await seed(system, channels=CHANNELS, officers=workload.officers, families=workload.families)
 
 
 @dataclass

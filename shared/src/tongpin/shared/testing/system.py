@@ -7,17 +7,20 @@ started again on the same port with the same settings, as a supervisor would.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import secrets
 import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aio_pika
+import httpx
 
 from tongpin.shared.events import SERVICES
 from tongpin.shared.messaging.topology import Names
@@ -25,6 +28,9 @@ from tongpin.shared.testing.fixtures import SigningKey
 from tongpin.shared.testing.services import ServiceProcess, free_port
 
 ORDER = ("intake", "triage", "counselling", "oversight")
+UNITS = ("xtj", "cgpcs", "gxpcs", "lxpcs", "jjdd", "xzdd")
+# Case workers and a coordinator, as a county bureau has them.
+STAFF = (("political_worker", 6), ("psychologist", 3), ("centre_coordinator", 1))
 
 
 def port_plan(base: int | None) -> dict[str, int]:
@@ -138,7 +144,7 @@ class System:
         return Names(exchange=f"{self.run_id}.events", service=service, prefix=f"{self.run_id}.")
 
     async def queue_depths(self, channel: aio_pika.abc.AbstractChannel) -> dict[str, int]:
-        """Ready messages in each consuming service's queue and dead-letter queue."""
+        """Ready messages in each consuming service's queue and dead-letter queue (missing ones are left out)."""
         depths: dict[str, int] = {}
         for service in SERVICES:
             names = self.names(service)
@@ -146,7 +152,7 @@ class System:
                 try:
                     declared = await channel.declare_queue(queue, passive=True)
                 except aio_pika.exceptions.ChannelClosed:
-                    channel = await channel.channel.connection.channel()  # type: ignore[attr-defined]
+                    await channel.reopen()  # a passive declare of a missing queue closes the channel
                     continue
                 depths[label] = declared.declaration_result.message_count or 0
         return depths
@@ -165,6 +171,60 @@ class System:
                     await client.drop_database(name)
         finally:
             await client.close()
+
+
+def officer_id(n: int) -> str:
+    return f"o{n:05d}"
+
+
+def family_id(n: int) -> str:
+    return f"f{n:05d}"
+
+
+async def seed(
+    system: System, *, channels: dict[str, str], officers: int, families: int = 0,
+    staff: tuple[tuple[str, int], ...] = STAFF, timeout: float = 60,
+) -> None:
+    """Channels, a roster (officers over the units, families linked to them) and staff, through the public
+    APIs; returns once triage knows the staff directory."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        intake, counselling = system.url("intake"), system.url("counselling")
+        for kind, channel_id in channels.items():
+            _ok(await http.post(f"{intake}/channels", headers=system.admin(), json={
+                "id": channel_id, "kind": kind, "name": f"{kind} 群", "external_group_id": f"g-{channel_id}"}), 201)
+        rows = [{"external_id": officer_id(i), "name": f"民警{i:05d}", "member_kind": "officer",
+                 "unit": UNITS[i % len(UNITS)], "active": True} for i in range(officers)]
+        kin = [{"external_id": family_id(i), "name": f"家属{i:05d}", "member_kind": "family",
+                "linked_officer_external_id": officer_id(i % max(1, officers)), "active": True}
+               for i in range(families)]
+        for group in (rows, kin):
+            for start in range(0, len(group), 1000):
+                report = _ok(await http.post(f"{intake}/roster", headers=system.bridge(),
+                                             json={"rows": group[start:start + 1000]}), 200)
+                if report["rejected"]:
+                    raise RuntimeError(f"roster rows rejected: {report['rejected'][:3]}")
+        created = 0
+        for role, count in staff:
+            for i in range(count):
+                _ok(await http.post(f"{counselling}/staff", headers=system.admin(), json={
+                    "username": f"{role[:2]}{i}-{secrets.token_hex(3)}", "name": f"{role}{i}",
+                    "password": secrets.token_urlsafe(12), "roles": [role],
+                    "on_call": role == "psychologist" and i == 0}), 201)
+                created += 1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            metrics = (await http.get(f"{system.url('triage')}/metrics")).text
+            if metric_total(metrics, "tongpin_events_consumed_total", type="staff.updated.v1") >= created:
+                return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"triage did not learn the staff directory within {timeout:.0f} s")
+
+
+def _ok(response: httpx.Response, *codes: int) -> Any:
+    if response.status_code not in codes:
+        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: "
+                           f"{response.text[:300]}")
+    return response.json() if response.content else None
 
 
 def metric_total(text: str, name: str, **labels: str) -> float:

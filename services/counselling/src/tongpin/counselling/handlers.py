@@ -323,20 +323,22 @@ async def _open_case_when_complete(
     *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, targets: Targets,
     event: CloudEvent, doc: dict[str, Any], webhook: bool, override: ev.ConcernTriaged | None = None,
 ) -> None:
+    # ``doc`` is the concern as our merge left it: the write gate runs the two halves' merges one after the
+    # other, so whichever comes second sees both (no second read; FerretDB scans for every find).
     concern_id = doc["_id"]
-    # Read again after our own write: with both halves handled at once, the later read sees both.
-    doc = await repo.get_concern(concern_id) or doc
     decision = doc.get("decision")
     trace = Trace.following(event)
-    own_case = await repo.get_case(f"case-{concern_id}")
     attached_to = doc.get("case_id")
-    if own_case is not None or attached_to:
-        case_id = attached_to or f"case-{concern_id}"
-        await repo.merge_concern(concern_id, {"case_id": case_id})
-        if override is not None and own_case is not None:
-            await _apply_override(repo=repo, staff=staff, feed=feed, targets=targets, case_id=case_id,
-                                  decision=override, trace=trace, webhook=webhook)
-        return
+    if attached_to or override is not None:
+        own_case = await repo.get_case(f"case-{concern_id}")
+        if own_case is not None or attached_to:
+            case_id = attached_to or f"case-{concern_id}"
+            await repo.merge_concern(concern_id, {"case_id": case_id})
+            if override is not None and own_case is not None:
+                await _apply_override(repo=repo, staff=staff, feed=feed, targets=targets, case_id=case_id,
+                                      decision=override, trace=trace, webhook=webhook)
+            return
+    # A case stored by a run that died before noting it on the concern is found by open_case's insert.
     if decision is None or "text" not in doc:
         return
     if decision["route"] == "dismiss":
@@ -390,8 +392,11 @@ async def open_case(
     await repo.merge_concern(concern_id, {"case_id": case_id})
     if created:
         log.info("case.opened", case_id=case_id, severity=severity, crisis=crisis, assignee_id=assignee_id)
-    stored = await repo.get_case(case_id)
-    assert stored is not None
+        stored = document
+    else:  # opened before (a repeat): notify as the stored case says
+        found = await repo.get_case(case_id)
+        assert found is not None
+        stored = found
     kind = "crisis" if crisis else "assignment"
     if stored.get("assignee_id"):
         await notify(feed=feed, staff_id=stored["assignee_id"], kind=kind, case_id=case_id,

@@ -41,8 +41,9 @@ def port_plan(base: int | None) -> dict[str, int]:
 
 
 def env_port_base() -> int | None:
-    """TONGPIN_PORT_BASE, when set (8100 serves 8101-8104, as `make up` does)."""
-    raw = os.environ.get("TONGPIN_PORT_BASE")
+    """TONGPIN_BENCH_PORT_BASE, when set: the bench's and chaos's services then listen on base + 1..4 (free
+    ports otherwise). Not TONGPIN_SERVICE_PORT_BASE, so they never collide with what `make up` runs."""
+    raw = os.environ.get("TONGPIN_BENCH_PORT_BASE")
     return int(raw) if raw else None
 
 
@@ -150,7 +151,10 @@ class System:
             names = self.names(service)
             for label, queue in ((service, names.queue), (f"{service}.dlq", names.dead_letter_queue)):
                 try:
-                    declared = await channel.declare_queue(queue, passive=True)
+                    # Not robust: a robust channel answers a repeated passive declare from its cache.
+                    fresh: dict[str, Any] = {"robust": False} if isinstance(
+                        channel, aio_pika.abc.AbstractRobustChannel) else {}
+                    declared = await channel.declare_queue(queue, passive=True, **fresh)
                 except aio_pika.exceptions.ChannelClosed:
                     await channel.reopen()  # a passive declare of a missing queue closes the channel
                     continue

@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -281,10 +282,68 @@ def summarise(observed: Observed, *, rate: float, seconds: float, started: float
     }
 
 
+def _py_spy() -> list[str] | None:
+    """py-spy from PATH, else through uvx (fetched from PyPI once); None when neither is there."""
+    if shutil.which("py-spy"):
+        return ["py-spy"]
+    if shutil.which("uvx"):
+        return ["uvx", "py-spy"]
+    return None
+
+
+async def _profile(system: System, *, seconds: float, out_dir: Path) -> dict[str, Any]:
+    """Sample every service with py-spy while it is loaded; the busiest frames of its event loop thread."""
+    command = _py_spy()
+    if command is None:
+        return {"skipped": "py-spy is not installed (pip install py-spy) and uvx is missing"}
+    out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before sampling
+    runs = {}
+    for name in system.processes:
+        pid = system.pid(name)
+        if pid is None:
+            continue
+        path = out_dir / f"profile-{name}.txt"
+        runs[name] = (path, await asyncio.create_subprocess_exec(
+            *command, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "50",
+            "--format", "raw", "--nonblocking", "--output", str(path),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
+    summary: dict[str, Any] = {}
+    for name, (path, process) in runs.items():
+        await process.wait()
+        if path.exists():
+            summary[name] = busiest_frames(path.read_text())
+    return summary
+
+
+def busiest_frames(collapsed: str, *, top: int = 12) -> dict[str, Any]:
+    """From py-spy's collapsed stacks: the share of the main thread's samples under each project or
+    library frame (inclusive), the largest first. Worker threads waiting on a queue are left out."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or "Thread._bootstrap" in stack or not n.isdigit():
+            continue
+        total += int(n)
+        seen = set()
+        for frame in stack.split(";"):
+            name = frame.split(" (")[0]
+            where = frame.split(" (")[-1].split("/site-packages/")[-1].split("/src/")[-1].split(":")[0]
+            key = f"{name} ({where})"
+            if key not in seen and ("tongpin" in where or "pymongo" in where or "aio_pika" in where
+                                    or "aiormq" in where or "structlog" in where or "fastapi" in where
+                                    or "pydantic" in where or "jieba" in where):
+                seen.add(key)
+                counts[key] = counts.get(key, 0) + int(n)
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    return {"samples": total, "frames": {k: round(v / total, 3) for k, v in ranked} if total else {}}
+
+
 async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float, log_dir: Path,
                 port_base: int | None, workload: Workload, echo: Any = print,
-                run_dir: Path = ROOT / ".run") -> dict[str, Any]:
-    """Start a fresh system, load it at one rate, measure, stop it and remove its data."""
+                run_dir: Path = ROOT / ".run", profile_dir: Path | None = None) -> dict[str, Any]:
+    """Start a fresh system, load it at one rate, measure, stop it and remove its data (with ``profile_dir``,
+    py-spy samples each service during the middle of the load)."""
     system = System(mongodb_url=mongodb_url, amqp_url=amqp_url, log_dir=log_dir, port_base=port_base)
     system.start()
     try:
@@ -298,6 +357,12 @@ async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float,
         await asyncio.sleep(0.5)
         started = time.perf_counter()
         cpu_before = cpu_snapshot(system, run_dir)
+        profiling = None
+        if profile_dir is not None:
+            async def later() -> dict[str, Any]:
+                await asyncio.sleep(seconds / 4)
+                return await _profile(system, seconds=seconds / 2, out_dir=profile_dir)
+            profiling = asyncio.create_task(later())
         await _post_steadily(system, workload, observed, rate=rate, seconds=seconds)
         ended = time.perf_counter()
         cpu_after = cpu_snapshot(system, run_dir)
@@ -317,6 +382,8 @@ async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float,
             name: round((cpu_after[name] - cpu_before.get(name, 0.0)) / (ended - started), 2)
             for name in cpu_after
         }
+        if profiling is not None:
+            result["profile"] = await profiling
         echo(f"  {rate:>6.1f}/s for {seconds:.0f}s: posted {result['posted']}, errors {result['errors']}, "
              f"case p50/p99 {result['case_visible_ms']['p50']}/{result['case_visible_ms']['p99']} ms, "
              f"oversight p50/p99 {result['oversight_updated_ms']['p50']}/{result['oversight_updated_ms']['p99']} ms, "

@@ -236,6 +236,7 @@ def main() -> None:
     parser.add_argument("--trial-seconds", type=float, default=120.0, help="length of each pipeline trial")
     parser.add_argument("--start-rate", type=float, default=10.0, help="first pipeline rate tried (concerns/s)")
     parser.add_argument("--max-rate", type=float, default=120.0)
+    parser.add_argument("--profile", action="store_true", help="sample each service with py-spy during the 10/s trial")
     parser.add_argument("--only", choices=("floors", "backbone", "pipeline", "triage"), action="append",
                         help="run only these parts (repeatable); floors always run with the others")
     args = parser.parse_args()
@@ -287,10 +288,11 @@ def main() -> None:
             mongodb_url=mongodb_url, amqp_url=amqp_url, seconds=args.trial_seconds, log_dir=log_dir,
             port_base=env_port_base(), start_rate=args.start_rate, max_rate=args.max_rate))
         at_ten = next((t for t in search["trials"] if t["rate_per_s"] == 10.0), None)
-        if at_ten is None:
+        if at_ten is None or args.profile:
             at_ten = asyncio.run(pipeline.trial(
                 mongodb_url=mongodb_url, amqp_url=amqp_url, rate=10.0, seconds=args.trial_seconds,
-                log_dir=log_dir, port_base=env_port_base(), workload=pipeline.Workload()))
+                log_dir=log_dir, port_base=env_port_base(), workload=pipeline.Workload(),
+                profile_dir=RESULTS if args.profile else None))
         report["pipeline"] = {**search, "at_10_per_s": at_ten,
                               "targets": {"sustained_per_s": ">= 30", "oversight_updated_p99_ms": "<= 5000",
                                           "case_visible_p99_ms_at_10": "<= 1000"}}
@@ -309,6 +311,10 @@ def main() -> None:
         print("service RSS idle / loaded  " + ", ".join(
             f"{name} {at_ten['rss_mib_idle'].get(name)}/{at_ten['rss_mib_loaded'].get(name)} MiB"
             for name in ("intake", "triage", "counselling", "oversight")))
+        for name, profile in (at_ten.get("profile") or {}).items():
+            if isinstance(profile, dict) and profile.get("frames"):
+                print(f"profile {name:<11} " + "; ".join(f"{frame} {share:.0%}"
+                                                       for frame, share in list(profile["frames"].items())[:6]))
     report["load_average_after"] = load_average()
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -60,6 +60,7 @@ class ChaosReport:
     answered_again: int = 0  # retries answered with the stored message (200)
     refused: Counter[str] = field(default_factory=Counter)  # what the client saw before a retry
     faults: list[str] = field(default_factory=list)
+    restarts: Counter[str] = field(default_factory=Counter)  # starts that exited and were tried again
     counts: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -130,10 +131,19 @@ async def _inject(system: System, fault: Fault, report: ChaosReport, started: fl
         name = fault.what.split(":", 1)[1]
         system.kill(name)
         await asyncio.sleep(1.0)
-        try:
-            await asyncio.to_thread(system.processes[name].start, timeout=300)
-        except RuntimeError as exc:
-            report.problems.append(f"{name} did not come back: {exc}")
+        # As a supervisor would: start it again until it stays up (a start while the broker or the
+        # database is away exits, and is simply tried again).
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                await asyncio.to_thread(system.processes[name].start, timeout=max(1.0, deadline - time.monotonic()))
+                break
+            except RuntimeError as exc:
+                if time.monotonic() > deadline:
+                    report.problems.append(f"{name} did not come back: {exc}")
+                    break
+                report.restarts[name] += 1
+                await asyncio.sleep(2.0)
     elif fault.what == "rabbitmq":
         await restart_rabbitmq()
     elif fault.what == "database":
@@ -147,14 +157,19 @@ def _texts(count: int, rng: random.Random) -> list[str]:
     return [rng.choice(officers) for _ in range(count)]
 
 
-async def _post_all(system: System, texts: list[str], *, rate: float, report: ChaosReport) -> dict[str, str]:
+async def _post_all(system: System, texts: list[str], *, rate: float, report: ChaosReport,
+                    give_up_after: float) -> dict[str, str]:
     """Post every concern at a steady rate, each retried with its own source id until intake answers it."""
     accepted: dict[str, str] = {}  # source id -> concern id
+    deadline = time.monotonic() + give_up_after
     async with httpx.AsyncClient(base_url=system.url("intake"), timeout=10) as http:
         async def one(n: int, text: str) -> None:
             body = {"channel_id": "chaos-officers", "channel_kind": "officers", "source_message_id": f"chaos:{n}",
                     "author_external_id": officer_id(n), "text": text, "sent_at": datetime.now(UTC).isoformat()}
             while True:
+                if time.monotonic() > deadline:
+                    report.problems.append(f"source {n}: intake never accepted it")
+                    return
                 try:
                     response = await http.post("/messages", json=body, headers=system.bridge())
                 except httpx.HTTPError as exc:
@@ -364,7 +379,7 @@ async def run_chaos(*, mongodb_url: str, amqp_url: str, concerns: int, rate: flo
              f"faults: {', '.join(f'{f.what}@{f.at:.0f}s' for f in faults)}")
         started = time.monotonic()
         injector = asyncio.gather(*(_inject(system, f, report, started) for f in faults))
-        accepted = await _post_all(system, texts, rate=rate, report=report)
+        accepted = await _post_all(system, texts, rate=rate, report=report, give_up_after=posting_seconds + 600)
         await injector
         report.accepted = len(accepted)
         echo(f"[chaos] posted in {time.monotonic() - started:.0f}s; {', '.join(report.faults)}")
@@ -385,7 +400,7 @@ async def run_chaos(*, mongodb_url: str, amqp_url: str, concerns: int, rate: flo
         report.seconds = time.monotonic() - began
     echo(f"[chaos] counts: {json.dumps(report.counts, ensure_ascii=False)}")
     echo(f"[chaos] client saw before retrying: {dict(report.refused)}; retries answered with the stored "
-         f"message: {report.answered_again}")
+         f"message: {report.answered_again}; restarts that exited and were tried again: {dict(report.restarts)}")
     echo(f"[chaos] {'OK' if report.ok else 'FAILED'} in {report.seconds:.0f}s" +
          "".join(f"\n[chaos]   {p}" for p in report.problems))
     return report

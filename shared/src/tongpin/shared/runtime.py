@@ -27,7 +27,7 @@ from tongpin.shared.edge import MAX_OFFSET, UnstorableInputGuard
 from tongpin.shared.envelope import child_traceparent, new_traceparent
 from tongpin.shared.health import health_router
 from tongpin.shared.logging import bind_request_ids, configure_logging, get_logger
-from tongpin.shared.messaging.consumer import EventConsumer, Handler
+from tongpin.shared.messaging.consumer import EventConsumer, Handler, OwnInbox
 from tongpin.shared.messaging.deadletters import (
     DEAD_LETTER_COLLECTION,
     DEAD_LETTER_INDEXES,
@@ -142,7 +142,8 @@ class ServiceRuntime:
             with business_clock.using(clock):
                 await handler(event, data)
 
-        return run
+        # A handler that keeps its own inbox entry stays one for the consumer.
+        return OwnInbox(run) if isinstance(handler, OwnInbox) else run
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
         """Run a background loop for the service's lifetime (timers, delivery workers), on this runtime's clock."""

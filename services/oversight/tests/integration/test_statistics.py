@@ -11,18 +11,7 @@ from typing import Any
 
 import pytest
 
-from tongpin.oversight import handlers
-from tongpin.oversight.domain import statistics, threads
 from tongpin.oversight.domain.items import item_id_for
-from tongpin.oversight.repository import (
-    ItemRepository,
-    LedgerRepository,
-    RejectedRepository,
-    StatisticsRepository,
-    SubjectRepository,
-    ThreadRepository,
-    mark_key,
-)
 from tongpin.shared import events
 from tongpin.shared.testing.services import eventually, running
 
@@ -62,8 +51,8 @@ def resolved(
 
 
 async def ledger_count(mongo_client: Any, run_id: str) -> int:
-    """Ledger records whose statistics are applied (the append comes first, the counters after)."""
-    return int(await mongo_client[f"{run_id}_oversight"]["ledger"].count_documents({"stats_done": True}))
+    """Ledger records (a record is inserted once its event moved every counter)."""
+    return int(await mongo_client[f"{run_id}_oversight"]["ledger"].count_documents({}))
 
 
 async def test_statistics_for_a_period_match_a_hand_counted_fixture(
@@ -194,44 +183,6 @@ async def test_the_same_event_delivered_twice_counts_once(oversight_app, publish
                                    headers=signing_key.headers("auditor"))).json()
         assert report["cases"]["opened"] == 1
         assert marker.id != event.id
-
-
-async def test_statistics_apply_once_when_the_process_died_between_ledger_and_counters(
-    mongo_client, clean_run
-):
-    db = mongo_client[f"{clean_run}_oversight"]
-    repos: dict[str, Any] = {
-        "ledger": LedgerRepository(db), "stats": StatisticsRepository(db), "subjects": SubjectRepository(db),
-        "rejected": RejectedRepository(db), "items": ItemRepository(db), "threads_repo": ThreadRepository(db),
-    }
-    await db["ledger"].create_index("seq", unique=True)
-    payload = events.CaseOpened(case_id="case-crash", concern_id="c-crash", channel_kind="officers", unit="u-9",
-                                category="housing", severity="low", opened_at=at(3, 2))
-    event = events.make_event(payload)
-    # First delivery: the ledger append, the thread with its counter changes, and one of the scopes were
-    # written, then the process died.
-    await repos["ledger"].append_once(event_id=event.id, entry=handlers._summary(event), plan=[], done=False)
-    mark = mark_key(event.id)
-    state = threads.apply(threads.empty(), payload, mark=mark)
-    after = threads.counted(state)
-    plan = handlers._steps(statistics.increments(statistics.month_facts(after)))
-    counted = [{"month": m, "unit": u, "path": p, "amount": n} for (m, u, p), n in after.items()]
-    assert await repos["threads_repo"].save("c-crash", version=None, state=state, counted=counted, mark=mark,
-                                            plan=plan)
-    first_scope = plan[0]["scope"]
-    fields = {step["path"]: step["amount"] for step in plan if step["scope"] == first_scope}
-    assert await repos["stats"].apply_once(event_id=event.id, scope=first_scope, fields=fields)
-    # Redelivery (twice, to be sure) finishes the job without counting the first scope again.
-    for _ in range(2):
-        await handlers.record_event(event=event, data=payload, max_deferrals=0, **repos)
-    docs = {doc["_id"]: doc async for doc in db["statistics"].find({})}
-    scopes = {step["scope"] for step in plan}
-    assert set(docs) == scopes and len(scopes) == 2
-    for scope in scopes:
-        assert docs[scope]["cases"]["opened"] == 1, scope
-        assert not docs[scope].get("marks"), "marks are cleared once the plan is applied"
-    thread = await db["threads"].find_one({"_id": "c-crash"})
-    assert thread["version"] == 1 and await db["ledger"].count_documents({"stats_done": True}) == 1
 
 
 async def test_suppression_hides_a_breakdown_of_two_and_shows_one_of_five(

@@ -1,22 +1,10 @@
-"""Oversight's handlers: one async function per event or command; dependencies arrive as parameters.
+"""Oversight's handlers: one async function per command or query; dependencies arrive as parameters.
 
-Recording an event is a sequence of steps, each safe to repeat, so a process that dies anywhere in
-it finishes the job when the broker redelivers the message (its inbox entry is written last):
-
-1. validate (publisher, data, unit, order) — a refusal goes to ``rejected`` and moves no figure;
-2. append the ledger entry once (``_id`` = event id), with the counter changes of a fact of its own
-   (membership, roster, broadcast deliveries) as its statistics *plan*, computed once;
-3. for an event about a concern, its case, talks, escalations or item: update the concern's thread
-   and store, in the same atomic write, the counter changes its figures went through (``threads``);
-4. apply each plan's increments scope by scope, with a per-event mark in the same atomic update
-   (a repeat is a no-op), then mark the plan done and clear the marks;
-5. remember the subjects the event introduces (and their thread);
-6. open an oversight item when triage routed a families/supervision concern to oversight, and move
-   the item of a case when the case's work starts, it is resolved or reopened.
-
-Events about a subject not yet seen (a ``case.resolved`` before its ``case.opened``) are "not yet":
-the handler raises so the consumer retries them through its back-off tiers, and on the last
-delivery records them as rejected instead, so they are acked rather than dead-lettered.
+Consumed events are recorded by the ledger appender (``appender.py``) a batch at a time; the oversight
+items its batches open or move go through ``open_item`` and ``follow_case`` here. Events about a
+subject not yet seen (a ``case.resolved`` before its ``case.opened``) are "not yet" (``NotYet``): the
+consumer retries them through its back-off tiers, and on the last delivery they are recorded as
+rejected instead, so they are acked rather than dead-lettered.
 """
 
 from __future__ import annotations
@@ -24,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -37,11 +25,7 @@ from tongpin.oversight.repository import (
     AuditQueryRepository,
     ItemRepository,
     LedgerRepository,
-    RejectedRepository,
     StatisticsRepository,
-    SubjectRepository,
-    ThreadRepository,
-    mark_key,
 )
 from tongpin.shared import clock, events
 from tongpin.shared.auth import Principal
@@ -56,125 +40,10 @@ class NotYet(RuntimeError):
     """An event about a subject oversight has not seen yet; the consumer retries it later."""
 
 
-def _summary(event: CloudEvent) -> dict[str, Any]:
-    return ledger_domain.without_person_ids(ledger_domain.ledger_entry_from_event(event))
-
-
-def _steps(increments: Iterable[statistics.Increment]) -> list[dict[str, Any]]:
-    # Sub-documents, not pairs: FerretDB stores no nested arrays.
-    return [{"scope": inc.scope_key, "path": inc.field_path, "amount": inc.amount} for inc in increments]
-
-
-async def record_event(
-    *,
-    event: CloudEvent,
-    data: events.EventData,
-    ledger: LedgerRepository,
-    stats: StatisticsRepository,
-    subjects: SubjectRepository,
-    rejected: RejectedRepository,
-    items: ItemRepository,
-    threads_repo: ThreadRepository,
-    max_deferrals: int,
-    zone: tzinfo = SHANGHAI,
-) -> bool:
-    """Record one consumed event in the ledger, the statistics and the items; False if it was refused."""
-    record = await ledger.get(event.id)
-    thread_id: str | None = None
-    if record is None:
-        reason = validation.rejection_reason(event)
-        if reason is None:
-            keys = [(p.kind, p.id) for p in validation.prerequisites(data)] + validation.introduces(data)
-            known = await subjects.known(keys, except_event=event.id)
-            reason = validation.ordering_reason(data, known=known)
-        if reason in validation.RETRYABLE:
-            attempts = await rejected.defer(event_id=event.id, summary=_summary(event), reason=str(reason))
-            if attempts <= max_deferrals:
-                raise NotYet(f"{reason}: attempt {attempts} of {max_deferrals + 1}")
-        if reason is not None:
-            await rejected.reject(event_id=event.id, summary=_summary(event), reason=reason)
-            log.warning("oversight.event_rejected", event_id=event.id, event_type=event.type, reason=reason)
-            return False
-        thread_id = await _thread_of(data, subjects=subjects)
-        plan = _steps(statistics.increments(statistics.event_facts(data, zone=zone)))
-        record = await ledger.append_once(event_id=event.id, entry=_summary(event), plan=plan,
-                                          done=not plan and thread_id is None)
-        await rejected.forget_deferral(event.id)
-    else:
-        thread_id = await _thread_of(data, subjects=subjects)
-    if not record.get("stats_done"):
-        # The ledger says "counted" only once every counter the event moves has moved.
-        await apply_plan(event_id=event.id, plan=record.get("stats_plan") or [], stats=stats)
-        if thread_id is not None:
-            await count_in_thread(event_id=event.id, data=data, thread_id=thread_id, threads_repo=threads_repo,
-                                  stats=stats, zone=zone)
-        await ledger.mark_stats_done(event.id)
-    await stats.clear_marks(event_id=event.id, scopes={str(step["scope"]) for step in record.get("stats_plan") or []})
-    for kind, ident in validation.introduces(data):
-        await subjects.introduce(kind=kind, ident=ident, event_id=event.id, thread=thread_id)
-    if isinstance(data, events.ConcernTriaged) and item_domain.opens_item(data):
-        await open_item(decision=data, items=items, correlationid=event.correlationid,
-                        traceparent=event.traceparent)
-    if thread_id is not None and type(data) in item_domain.CASE_CHANGES:
-        await follow_case(data=data, thread_id=thread_id, items=items, correlationid=event.correlationid,
-                          traceparent=event.traceparent)
-    return True
-
-
-async def _thread_of(data: events.EventData, *, subjects: SubjectRepository) -> str | None:
-    key = threads.thread_key(data)
-    if key is None:
-        return None
-    kind, ident = key
-    if kind == "concern":
-        return ident
-    # An event about a case counts in the thread of the concern the case was opened from.
-    return await subjects.thread_of(kind="case", ident=ident) or f"case:{ident}"
-
-
 def _facts(doc: Mapping[str, Any] | None) -> dict[threads.Fact, int]:
+    """What a stored thread counts, as facts."""
     return {(str(f["month"]), str(f["unit"]), str(f["path"])): int(f["amount"])
             for f in (doc or {}).get("counted") or []}
-
-
-async def count_in_thread(
-    *, event_id: str, data: events.EventData, thread_id: str, threads_repo: ThreadRepository,
-    stats: StatisticsRepository, zone: tzinfo,
-) -> None:
-    """Apply an event to its thread and move the counters by the change in what the thread counts."""
-    mark = mark_key(event_id)
-    for _ in range(5):
-        doc = await threads_repo.get(thread_id)
-        if doc is not None and mark in (doc.get("applied") or {}):
-            plan = (doc.get("pending") or {}).get(mark)
-            break
-        state = threads.apply(doc["state"] if doc else threads.empty(), data, mark=mark)
-        after = threads.counted(state, zone=zone)
-        delta = threads.changes(_facts(doc), after)
-        plan = _steps(statistics.increments(statistics.month_facts(delta)))
-        counted = [{"month": m, "unit": u, "path": p, "amount": n} for (m, u, p), n in sorted(after.items())]
-        if await threads_repo.save(thread_id, version=doc["version"] if doc else None, state=state,
-                                   counted=counted, mark=mark, plan=plan):
-            break
-    else:
-        raise RuntimeError(f"thread {thread_id} kept changing")
-    if plan is None:
-        return
-    await apply_plan(event_id=event_id, plan=plan, stats=stats)
-    await stats.clear_marks(event_id=event_id, scopes={str(step["scope"]) for step in plan})
-
-
-async def apply_plan(*, event_id: str, plan: Iterable[Mapping[str, Any]], stats: StatisticsRepository) -> None:
-    """Apply an event's counter changes, grouped by scope document, each exactly once (marks)."""
-    by_scope: dict[str, dict[str, int]] = defaultdict(dict)
-    for step in plan:
-        scope, path = str(step["scope"]), str(step["path"])
-        by_scope[scope][path] = by_scope[scope].get(path, 0) + int(step["amount"])
-    for scope, fields in by_scope.items():
-        await stats.apply_once(event_id=event_id, scope=scope, fields=fields)
-        unit = statistics.parse_scope_key(scope).unit
-        if unit != statistics.ALL_UNITS:
-            await stats.note_unit(unit)
 
 
 # --- oversight items ----------------------------------------------------------------------------
@@ -384,7 +253,7 @@ async def period_reports(
 
 
 def _plain(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in ("_id", "marks")}
+    return {k: v for k, v in doc.items() if k not in ("_id", "marks", "batch")}
 
 
 async def statistics_report(

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from tongpin.oversight.domain import ledger
 from tongpin.oversight.domain.statistics import participation_sums, scope_fields
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.messaging.outbox import HIDE_OUTBOX, stage, with_outbox
 
 LEDGER = "ledger"
+LEDGER_CLAIMS = "ledger_claims"
+LEDGER_BATCHES = "ledger_batches"
 DIGESTS = "digests"
 ITEMS = "items"
 STATISTICS = "statistics"
@@ -54,57 +54,56 @@ def mark_key(event_id: str) -> str:
 
 
 class LedgerRepository:
-    """The hash-chained ledger. One process appends (single writer); the lock serialises its appends.
+    """The hash-chained ledger. One process appends (single writer: the oversight appender).
 
     The unique ``seq`` index makes a second writer fail loudly instead of forking the chain.
     """
 
-    def __init__(self, database: AsyncDatabase[Any], *, lock: asyncio.Lock | None = None) -> None:
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._ledger = database[LEDGER]
+        self._claims = database[LEDGER_CLAIMS]
         self._digests = database[DIGESTS]
-        self._lock = lock or asyncio.Lock()
-        # The appender keeps the chain head in memory: finding it by sorting costs a scan of the
-        # whole ledger on FerretDB (about half a second at two thousand entries).
-        self._head: dict[str, Any] | None = None
 
     async def get(self, event_id: str) -> dict[str, Any] | None:
         return await self._ledger.find_one({"_id": event_id})
 
-    async def head(self) -> dict[str, Any] | None:
-        if self._head is not None:
-            return self._head
-        return await self._ledger.find_one({}, sort=[("seq", DESCENDING)])
+    async def head_from_store(self) -> dict[str, Any] | None:
+        """The last record (a scan of the whole ledger on FerretDB: the appender asks only when it starts)."""
+        return await self._ledger.find_one({}, {"seq": 1, "hash": 1}, sort=[("seq", DESCENDING)])
 
-    async def append_once(
-        self, *, event_id: str, entry: dict[str, Any], plan: list[dict[str, Any]], done: bool | None = None,
-    ) -> dict[str, Any]:
-        """Append an entry unless the event is already in the ledger; returns the stored record.
+    async def claim(self, event_ids: list[str]) -> set[str]:
+        """Claim events before planning them, in one insert; the ids that were claimed before.
 
-        ``done`` says the event moves no counter at all (by default: when its plan is empty).
+        An insert is checked by the unique index alone, while every find scans the ledger on FerretDB,
+        so only events claimed before (redelivered, repeated or retried) are looked up.
         """
-        existing = await self.get(event_id)
-        if existing is not None:
-            return existing
-        async with self._lock:
-            record = ledger.next_record(head=await self.head(), entry=entry)
-            document = {
-                "_id": event_id, **record, "type": entry.get("type"), "subject": entry.get("subject"),
-                "appended_at": datetime.now(UTC), "stats_plan": plan,
-                "stats_done": (not plan) if done is None else done,
-            }
-            try:
-                await self._ledger.insert_one(document)
-            except DuplicateKeyError as exc:
-                self._head = None  # someone else appended: read the head again next time
-                existing = await self.get(event_id)
-                if existing is not None:
-                    return existing
-                raise LedgerConflict(f"ledger seq {record['seq']} was taken by another writer") from exc
-            self._head = {"seq": record["seq"], "hash": record["hash"], "prev_hash": record["prev_hash"]}
-            return document
+        now = datetime.now(UTC)
+        try:
+            await self._claims.insert_many([{"_id": eid, "claimed_at": now} for eid in event_ids], ordered=False)
+        except BulkWriteError as exc:
+            taken = [err for err in exc.details.get("writeErrors", []) if err.get("code") == 11000]
+            if len(taken) != len(exc.details.get("writeErrors", [])):
+                raise
+            return {event_ids[int(err["index"])] for err in taken}
+        return set()
 
-    async def mark_stats_done(self, event_id: str) -> None:
-        await self._ledger.update_one({"_id": event_id}, {"$set": {"stats_done": True}})
+    async def recorded(self, event_ids: Iterable[str]) -> list[str]:
+        """Those of the events that are in the ledger."""
+        found = await self._ledger.find({"_id": {"$in": list(event_ids)}}, {"_id": 1}).to_list()
+        return [str(doc["_id"]) for doc in found]
+
+    async def insert_records(self, records: list[dict[str, Any]]) -> None:
+        """Insert a batch's records in one write; those already there (a repeat of the batch) stay as they are."""
+        if not records:
+            return
+        try:
+            await self._ledger.insert_many(records, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            for err in errors:
+                stored = await self.get(records[int(err["index"])]["_id"]) if err.get("code") == 11000 else None
+                if stored is None or stored.get("seq") != records[int(err["index"])]["seq"]:
+                    raise LedgerConflict(f"ledger record {err.get('index')} of the batch was taken: {err}") from exc
 
     async def count(self) -> int:
         return await self._ledger.count_documents({})
@@ -150,55 +149,36 @@ class StatisticsRepository:
     """Pre-aggregated counters, one document per scope (month or day, per unit and all units).
 
     FerretDB 1.24 does not apply concurrent ``$inc`` updates of one document atomically (30
-    concurrent increments were measured to leave 1 to 4), so a process serialises its counter
-    writes with ``lock``; like the ledger, statistics have a single writer process.
+    concurrent increments were measured to leave 1 to 4): the appender is the single writer, and
+    writes each scope once per batch.
     """
 
-    def __init__(self, database: AsyncDatabase[Any], *, lock: asyncio.Lock | None = None) -> None:
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._stats = database[STATISTICS]
         self._units = database[UNITS]
-        self._lock = lock or asyncio.Lock()
         self._noted: set[str] = set()
 
-    async def apply_once(self, *, event_id: str, scope: str, fields: dict[str, int]) -> bool:
-        """Add an event's fields to one scope exactly once; a repeat finds the event's mark and does nothing.
-
-        The mark ``marks.<event>`` is set in the same atomic update as the ``$inc``; it is removed by
-        ``clear_marks`` only after the ledger records the event's statistics as done.
+    async def apply_batch(self, *, batch_no: int, scope: str, fields: dict[str, int]) -> bool:
+        """Add a batch's changes to one scope exactly once: the batch number is set in the same atomic update
+        as the ``$inc``, and a scope that already carries this batch's number (or a later one) is left alone.
         """
-        async with self._lock:
-            return await self._apply_once(event_id=event_id, scope=scope, fields=fields)
-
-    async def _apply_once(self, *, event_id: str, scope: str, fields: dict[str, int]) -> bool:
-        mark = f"marks.{mark_key(event_id)}"
-        for _ in range(5):
-            try:
-                result = await self._stats.update_one(
-                    {"_id": scope, mark: {"$exists": False}},
-                    {"$inc": fields, "$set": {mark: 1}, "$setOnInsert": scope_fields(scope)},
-                    upsert=True,
-                )
-            except DuplicateKeyError:
-                # Either the scope carries this event's mark (already applied), or another event
-                # created the scope at the same moment (then try again, now as an update).
-                if await self._stats.find_one({"_id": scope, mark: {"$exists": True}}, {"_id": 1}):
-                    return False
-                continue
-            return result.modified_count > 0 or result.upserted_id is not None
-        raise RuntimeError(f"could not apply statistics to {scope}")
-
-    async def clear_marks(self, *, event_id: str, scopes: Iterable[str]) -> None:
-        mark = f"marks.{mark_key(event_id)}"
-        ops = [UpdateOne({"_id": scope}, {"$unset": {mark: ""}}) for scope in scopes]
-        if ops:
-            async with self._lock:
-                await self._stats.bulk_write(ops, ordered=False)
+        update = {"$inc": fields, "$set": {"batch": batch_no}}
+        try:
+            result = await self._stats.update_one(
+                {"_id": scope, "batch": {"$lt": batch_no}}, {**update, "$setOnInsert": scope_fields(scope)},
+                upsert=True)
+        except DuplicateKeyError:
+            # The scope is there with this batch or a later one (done), or was written before batches had
+            # numbers (then this is its first numbered batch).
+            result = await self._stats.update_one({"_id": scope, "batch": {"$exists": False}}, update)
+            return result.modified_count > 0
+        return result.modified_count > 0 or result.upserted_id is not None
 
     async def months(self, *, keys: Sequence[str], unit: str | None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"kind": "month", "key": {"$in": list(keys)}}
         if unit is not None:
             query["unit"] = unit
-        return await self._stats.find(query, {"marks": 0}).to_list()
+        return await self._stats.find(query, {"marks": 0, "batch": 0}).to_list()
 
     async def participation_until(self, *, last_day: str) -> dict[str, dict[str, dict[str, int]]]:
         """Per unit (and ``*``): members joined and roster per channel kind, summing day deltas up to a date.
@@ -238,62 +218,111 @@ class SubjectRepository:
     A subject also names the thread (the concern) it belongs to, so an event about a case finds its thread.
     """
 
-    def __init__(self, database: AsyncDatabase[Any]) -> None:
+    def __init__(self, database: AsyncDatabase[Any], *, cache_size: int = 200_000) -> None:
         self._subjects = database[SUBJECTS]
+        # Subjects never change once introduced, and the appender is their one writer, so it keeps them
+        # in memory: all of them after ``load`` (a subject not there was never introduced; no lookup, which
+        # would scan the collection on FerretDB), else those it has seen.
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._complete = False
+        self._cache_size = cache_size
 
-    async def known(self, keys: Iterable[tuple[str, str]], *, except_event: str) -> set[tuple[str, str]]:
-        """The given (kind, id) pairs already introduced by an event other than ``except_event``."""
-        wanted = {f"{kind}:{ident}": (kind, ident) for kind, ident in keys}
-        if not wanted:
-            return set()
-        found = await self._subjects.find({"_id": {"$in": list(wanted)}}).to_list()
-        return {wanted[doc["_id"]] for doc in found if doc.get("event_id") != except_event}
+    async def load(self) -> None:
+        """Read every subject once (the appender starting), unless there are more than the cache holds."""
+        self._cache.clear()
+        self._complete = False
+        if await self._subjects.estimated_document_count() > self._cache_size:
+            return
+        async for doc in self._subjects.find({}):
+            self._cache[str(doc["_id"])] = doc
+        self._complete = len(self._cache) <= self._cache_size
 
-    async def introduce(self, *, kind: str, ident: str, event_id: str, thread: str | None = None) -> None:
+    async def lookup(self, keys: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """The given (kind, id) subjects that were introduced, by ``kind:id``: the event and thread of each."""
+        ids = {f"{kind}:{ident}" for kind, ident in keys}
+        found = {i: self._cache[i] for i in ids if i in self._cache}
+        missing = [i for i in ids if i not in found]
+        if missing and not self._complete:
+            for doc in await self._subjects.find({"_id": {"$in": missing}}).to_list():
+                found[str(doc["_id"])] = self._remember(doc)
+        return found
+
+    def _remember(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+            self._complete = False
+        self._cache[str(doc["_id"])] = doc
+        return doc
+
+    async def introduce_many(self, subjects: list[dict[str, Any]]) -> None:
+        """Store subjects (``_id`` "kind:id", ``event_id``, ``thread``); those already there stay as they are."""
+        if not subjects:
+            return
         try:
-            await self._subjects.insert_one({"_id": f"{kind}:{ident}", "event_id": event_id, "thread": thread})
-        except DuplicateKeyError:
-            pass
-
-    async def thread_of(self, *, kind: str, ident: str) -> str | None:
-        doc = await self._subjects.find_one({"_id": f"{kind}:{ident}"})
-        return str(doc["thread"]) if doc and doc.get("thread") else None
+            await self._subjects.insert_many(subjects, ordered=False)
+        except BulkWriteError as exc:
+            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
+        for doc in subjects:
+            self._remember(dict(doc))
 
 
 class ThreadRepository:
-    """Each concern's thread: its state, what it counts now, and the counter changes still to apply.
+    """Each concern's thread: its state and what it counts now.
 
-    Written by the consumer only. ``save`` stores the new state, its counts and the counter changes
-    (the plan) in one atomic update, so a process that dies before applying them finds the plan on
-    redelivery (the ledger's ``stats_done`` says whether it still must); ``applied`` remembers which
-    events the state already includes.
+    Written by the appender only, once per batch that moves it: ``write`` stores the thread at the next
+    version if it is still at the version the batch read, so repeating a batch's write changes nothing.
+    The threads written are kept in memory, as the appender is their one writer.
     """
 
-    def __init__(self, database: AsyncDatabase[Any]) -> None:
+    def __init__(self, database: AsyncDatabase[Any], *, cache_size: int = 5_000, ids_size: int = 500_000) -> None:
         self._threads = database[THREADS]
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._cache_size = cache_size
+        # Every thread id, after ``load``: a thread not there does not exist yet (no lookup).
+        self._ids: set[str] | None = None
+        self._ids_size = ids_size
+
+    async def load(self) -> None:
+        """Read the ids of every thread once (the appender starting), unless there are too many."""
+        self._cache.clear()
+        self._ids = None
+        if await self._threads.estimated_document_count() <= self._ids_size:
+            self._ids = {str(doc["_id"]) async for doc in self._threads.find({}, {"_id": 1})}
 
     async def get(self, thread_id: str) -> dict[str, Any] | None:
         return await self._threads.find_one({"_id": thread_id})
 
-    async def save(
-        self, thread_id: str, *, version: int | None, state: dict[str, Any], counted: list[dict[str, Any]],
-        mark: str, plan: list[dict[str, Any]],
-    ) -> bool:
-        """Store the thread after an event if nobody changed it meanwhile (False otherwise)."""
-        # The plan replaces any earlier one: events are counted one after the other, so an earlier event's
-        # plan was applied before this one was read.
-        fields = {"state": state, "counted": counted, f"applied.{mark}": True, "pending": {mark: plan}}
-        if version is None:
-            try:
-                await self._threads.insert_one({"_id": thread_id, "version": 1, "state": state, "counted": counted,
-                                                "applied": {mark: True}, "pending": {mark: plan}})
-            except DuplicateKeyError:
-                return False
-            return True
-        result = await self._threads.update_one({"_id": thread_id, "version": version},
-                                                {"$set": {**fields, "version": version + 1}})
-        return result.modified_count == 1
+    async def get_many(self, thread_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = set(thread_ids)
+        found = {i: self._cache[i] for i in ids if i in self._cache}
+        missing = [i for i in ids if i not in found and (self._ids is None or i in self._ids)]
+        if missing:
+            for doc in await self._threads.find({"_id": {"$in": missing}}).to_list():
+                found[str(doc["_id"])] = doc
+        return found
 
+    async def write(self, planned: dict[str, Any]) -> None:
+        """Store a thread as a batch planned it (``read_version``: the version it was planned from, None if new)."""
+        thread_id, read_version = planned["_id"], planned["read_version"]
+        version = 1 if read_version is None else int(read_version) + 1
+        doc = {"_id": thread_id, "version": version, "state": planned["state"], "counted": planned["counted"]}
+        if read_version is None:
+            try:
+                await self._threads.insert_one(doc)
+            except DuplicateKeyError:
+                pass  # a repeat of the batch
+        else:
+            await self._threads.update_one(
+                {"_id": thread_id, "version": read_version},
+                {"$set": {"state": doc["state"], "counted": doc["counted"], "version": version}})
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[thread_id] = doc
+        if self._ids is not None:
+            self._ids.add(thread_id)
+            if len(self._ids) > self._ids_size:
+                self._ids = None
 
 
 class RejectedRepository:
@@ -319,12 +348,32 @@ class RejectedRepository:
             upsert=True,
         )
 
-    async def forget_deferral(self, event_id: str) -> None:
-        await self._rejected.delete_one({"_id": event_id, "final": False})
+    async def forget_deferrals(self, event_ids: list[str]) -> None:
+        if event_ids:
+            await self._rejected.delete_many({"_id": {"$in": event_ids}, "final": False})
 
     async def page(self, *, offset: int, limit: int) -> list[dict[str, Any]]:
         return await self._rejected.find({"final": True}).sort("recorded_at", DESCENDING).skip(offset).limit(
             limit).to_list()
+
+
+class BatchRepository:
+    """The appender's planned batches, each kept until it is fully applied (``_id``: its first sequence number)."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._batches = database[LEDGER_BATCHES]
+
+    async def write(self, plan: dict[str, Any]) -> None:
+        try:
+            await self._batches.insert_one(plan)
+        except DuplicateKeyError as exc:
+            raise LedgerConflict(f"a batch from seq {plan['_id']} is already planned: another writer?") from exc
+
+    async def unfinished(self) -> list[dict[str, Any]]:
+        return await self._batches.find({}).sort("_id", ASCENDING).to_list()
+
+    async def finish(self, batch_no: int) -> None:
+        await self._batches.delete_one({"_id": batch_no})
 
 
 class ItemRepository:

@@ -10,9 +10,11 @@ class OversightSettings(ServiceSettings):
 
     service_name: str = "oversight"
     port: int = 8104
-    # One event at a time, in the order the broker holds them: an event about a case then never
-    # overtakes the event that opened it (the ledger serialises appends anyway).
-    prefetch: int = 1
+    # Deliveries gather while the appender writes a batch; they reach it in the order the broker holds
+    # them, so an event about a case does not overtake the event that opened it (a late one is retried).
+    prefetch: int = Field(default=256, ge=1, le=2000)
+    # The most events the appender records in one batch (TONGPIN_MAX_BATCH).
+    max_batch: int = Field(default=200, ge=1, le=1000)
     # Breakdown cells counting 1..threshold-1 are hidden (TONGPIN_SUPPRESSION_THRESHOLD).
     suppression_threshold: int = Field(default=3, ge=1, le=100)
     # How often the background loop makes sure yesterday's ledger digest is stored.

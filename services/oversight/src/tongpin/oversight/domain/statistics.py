@@ -145,7 +145,7 @@ def event_facts(data: events.EventData, *, zone: tzinfo = SHANGHAI) -> dict[Scop
 
 # --- reading the counters back ------------------------------------------------------------------
 
-_META_FIELDS = frozenset({"_id", "kind", "key", "unit", "marks"})
+_META_FIELDS = frozenset({"_id", "kind", "key", "unit", "marks", "batch"})
 
 
 def merge_docs(docs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -77,3 +77,19 @@ async def test_a_public_submission_carries_the_business_clocks_time(intake_setti
         assert submitted.status_code == 201, submitted.text
         raised = await event_capture.wait_for_type("concern.raised")
         assert datetime.fromisoformat(raised[0].data["sent_at"]) == simulated.now()
+
+
+async def test_a_roster_date_and_the_reading_week_follow_the_bureaus_one_time_zone(
+    intake_settings, clean_run, signing_key, event_capture
+):
+    """A roster row "since 30 June" starts at midnight on 30 June where the bureau is (its one time zone setting),
+    and the reading targets' working week is the same zone's."""
+    settings = intake_settings(bureau_time_zone="Europe/London")
+    assert settings.reading_targets().timezone == "Europe/London"
+    async with intake(settings) as client:
+        admin = signing_key.headers("centre_coordinator")
+        posted = await client.post("/roster", json={"rows": [officer("P7001", since="2024-06-30")]}, headers=admin)
+        assert posted.status_code == 200, posted.text
+        rostered = await event_capture.wait_for_type("roster.updated")
+        # Midnight of 30 June in London (BST, UTC+1), not in Shanghai (16:00 UTC the day before).
+        assert datetime.fromisoformat(rostered[0].data["effective_at"]) == datetime(2024, 6, 29, 23, tzinfo=UTC)

@@ -329,7 +329,8 @@ class RosterReportRead(BaseModel):
 
 async def _import(request: Request, members: Members, rows: Any, errors: Any, trace: handlers.Trace) -> Any:
     report = await handlers.upsert_roster(members=members, rows=rows, errors=errors, trace=trace,
-                                          bureau_unit=_settings(request).bureau_unit)
+                                          bureau_unit=_settings(request).bureau_unit,
+                                          zone=_settings(request).bureau_zone)
     _runtime(request).notify_outbox()
     return RosterReportRead(created=report.created, updated=report.updated, unchanged=report.unchanged,
                             rejected=[RowErrorRead(**r) for r in handlers.report_rows(report.rejected)])

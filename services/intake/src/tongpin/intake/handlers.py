@@ -8,9 +8,8 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -51,9 +50,6 @@ from tongpin.shared.logging import get_logger
 from tongpin.shared.problems import Conflict, Invalid, NotFound, Problem
 
 log = get_logger(__name__)
-
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
-
 
 def now_utc() -> datetime:
     """The system time: for rate limits, lock-outs, deliveries and retention (never stretched by a demo clock)."""
@@ -129,25 +125,28 @@ class RosterReport:
     rejected: list[RowError] = field(default_factory=list)
 
 
-def _effective(since: date | None, *, now: datetime) -> datetime:
+def _effective(since: date | None, *, now: datetime, zone: tzinfo) -> datetime:
+    """When a roster row takes effect: midnight of its date in the bureau's time zone, else now."""
     if since is None:
         return now
-    return datetime.combine(since, time.min, tzinfo=BUREAU_TZ).astimezone(UTC)
+    return datetime.combine(since, time.min, tzinfo=zone).astimezone(UTC)
 
 
 async def upsert_roster(
     *, members: MemberRepository, rows: Sequence[RosterRow], errors: Sequence[RowError], trace: Trace,
-    bureau_unit: str,
+    bureau_unit: str, zone: tzinfo,
 ) -> RosterReport:
     """Write each good roster row on its own (a bad row never blocks a good one); idempotent."""
     report = RosterReport(rejected=list(errors))
     for row in rows:
-        outcome = await _upsert_row(members=members, row=row, trace=trace, bureau_unit=bureau_unit)
+        outcome = await _upsert_row(members=members, row=row, trace=trace, bureau_unit=bureau_unit, zone=zone)
         getattr(report, outcome).append(member_id_for(row.external_id))
     return report
 
 
-async def _upsert_row(*, members: MemberRepository, row: RosterRow, trace: Trace, bureau_unit: str) -> str:
+async def _upsert_row(
+    *, members: MemberRepository, row: RosterRow, trace: Trace, bureau_unit: str, zone: tzinfo,
+) -> str:
     member_id = member_id_for(row.external_id)
     fields = {
         "external_id": row.external_id, "name": row.name, "member_kind": row.member_kind, "unit": row.unit,
@@ -159,7 +158,7 @@ async def _upsert_row(*, members: MemberRepository, row: RosterRow, trace: Trace
     for attempt in range(40):
         await _pause(attempt)
         now = business_now()
-        effective = _effective(row.since, now=now)
+        effective = _effective(row.since, now=now, zone=zone)
         existing = await members.get(member_id)
         if existing is None:
             initial = [{"from": effective, "to": None}] if row.active else []

@@ -54,7 +54,7 @@ class IntakeSettings(ServiceSettings):
     # Wrong receipt codes from everyone together per window before all lookups pause (distributed guessing).
     receipt_overall_failure_limit: int = 500
     # Reading targets: crisis candidates, high severity, and everything else (working days, Monday–Friday
-    # in the bureau's time zone). Unread past the target, the on-call staff are told once.
+    # in the bureau's one time zone, ``bureau_time_zone``). Unread past the target, the on-call staff are told once.
     reading_crisis_minutes: float = 5
     reading_high_minutes: float = 30
     reading_working_days: int = 1

@@ -413,3 +413,22 @@ def test_reads_and_overdue_messages_count_by_target_in_the_month_received() -> N
     assert (april["read_total"], april["read_within_target_total"]) == (1, 1)
     year = tally.reports(parse_period("2026"))["*"]["reading"]
     assert (year["read_total"], year["read_within_target_total"], year["overdue_total"]) == (3, 2, 1)
+
+
+def test_nothing_derived_from_hidden_counts_is_shown() -> None:
+    """One case, resolved after 40 days: its counts are hidden, and so is every figure read from them — the
+    rates, the medians, and whether the median or p90 went over the histogram's limit."""
+    tally = Tally()
+    tally.record(triaged(1, "officers", "housing", "medium", "answer_online", "U01"), event_id="e1")
+    tally.record(opened("k1", "c1", "U01", at(3, 1, 3)), event_id="e2")
+    tally.record(resolved("k1", "answered_online", "U01", at(3, 1, 3), at(3, 1, 4), at(4, 10), fr_met=True,
+                          res_met=False), event_id="e3")
+    april = tally.reports(parse_period("2026-04"))
+    assert april["U01"]["durations"]["resolution"]["median_over_limit"] is True  # the truth, before suppression
+    for unit, report in tally.reports(parse_period("2026-04"), threshold=3).items():
+        assert report["durations"]["resolution"]["count"] is None, unit
+        for name in ("first_response", "resolution"):
+            durations = report["durations"][name]
+            assert (durations["median_minutes"], durations["p90_minutes"]) == (None, None), (unit, name)
+            assert (durations["median_over_limit"], durations["p90_over_limit"]) == (None, None), (unit, name)
+            assert report["targets"][name]["rate"] is None, (unit, name)

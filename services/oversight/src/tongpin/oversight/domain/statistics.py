@@ -442,7 +442,9 @@ def published(reports: dict[str, dict[str, Any]], *, threshold: int) -> dict[str
                 target["rate"] = None
         for durations in figures["durations"].values():
             if durations["count"] is None or any(v is None for v in durations["buckets"].values()):
+                # Read from the hidden counts: the quantiles and whether they went over the limit go with them.
                 durations["median_minutes"] = durations["p90_minutes"] = None
+                durations["median_over_limit"] = durations["p90_over_limit"] = None
         figures["suppressed"] = mine
         figures["suppression"] = {"threshold": threshold, "method": "complementary"}
     return reports

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tongpin.oversight.domain import statistics
 from tongpin.oversight.domain.items import item_id_for
 from tongpin.shared import events
 from tongpin.shared.testing.services import eventually, running
@@ -248,3 +249,29 @@ async def test_reads_within_target_are_counted_without_any_text(oversight_app, p
         assert may["reading"]["read_within_target"] == {"crisis": 1, "high": 0, "working_day": 1}
         assert (may["reading"]["read_total"], may["reading"]["read_within_target_total"]) == (3, 2)
         assert may["reading"]["overdue_total"] == 1
+
+
+async def test_a_unit_or_period_without_data_is_a_zero_report_and_an_unknown_unit_is_422(
+    oversight_app, publish, mongo_client, clean_run, signing_key
+):
+    app = oversight_app(suppression_threshold=3)
+    auditor = signing_key.headers("auditor")
+    async with running(app) as client:
+        await publish(triaged("c-zero", kind="officers", category="housing", severity="low", route="answer_online",
+                              unit="u-known", when=at(3, 2)))
+        await eventually(lambda: _count_is(mongo_client, clean_run, 1), timeout=20)
+        for params in ({"period": "2019"}, {"period": "2026-07"}, {"period": "2026-07", "unit": "u-known"},
+                       {"period": "2019-Q2", "unit": "u-known"}):
+            answer = await client.get("/statistics", params=params, headers=auditor)
+            assert answer.status_code == 200, (params, answer.text)
+            report = answer.json()
+            assert report["period"]["key"] == params["period"] and report["unit"] == params.get("unit", "*")
+            counts = statistics.counts_of(report)
+            assert len(counts) > 100 and set(counts.values()) == {0}, params
+            assert report["suppressed"] == [], params
+        nothing = (await client.get("/public/oversight", params={"period": "2019"})).json()
+        assert (nothing["found"], nothing["resolved"], nothing["not_substantiated"]) == (0, 0, 0)
+        unknown = await client.get("/statistics", params={"period": "2026-03", "unit": "u-never-seen"},
+                                   headers=auditor)
+        assert unknown.status_code == 422 and unknown.headers["content-type"].startswith("application/problem+json")
+        assert "u-never-seen" in unknown.json()["detail"]

@@ -194,3 +194,21 @@ def test_item_from_triage_decision() -> None:
     assert item.item_id != item_id_for("c-78")
     assert item.take_events()[0].model_dump()["item_id"] == item.item_id
     assert len(item_id_for("x" * 128)) <= 128
+
+
+def test_the_item_state_machine_is_in_the_api_documentation() -> None:
+    """PATCH /items/{item_id} documents every status, the changes staff may make from it and what the case does,
+    and says that a refused change answers with the allowed ones."""
+    from tongpin.oversight.app import create_app
+    from tongpin.oversight.settings import OversightSettings
+
+    patch = create_app(OversightSettings()).openapi()["paths"]["/items/{item_id}"]["patch"]
+    text = patch["description"]
+    assert "`allowed`" in text and "409" in text
+    rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(STATUSES)
+    for status, allowed in ALLOWED_TRANSITIONS.items():
+        cells = rows[status].split("|")
+        assert [s.strip(" `") for s in cells[2].split(",") if s.strip(" `") != "(final)"] == list(allowed), status
+        following = {part.split("→")[1].strip() for part in cells[3].split(";") if "→" in part}
+        assert following == {to for sources, to in FOLLOWS.values() if status in sources}, status

@@ -51,3 +51,28 @@ def test_on_the_last_evening_of_a_month_the_dashboard_shows_the_bureaus_months(s
         stack.clock_file.unlink(missing_ok=True)
         context.close()
     assert not problems, problems
+
+
+def test_a_hidden_time_target_count_is_never_read_as_zero(stack: Stack, page: Any) -> None:
+    """When one met/missed count of the time targets is hidden, the dashboard says so instead of a rate
+    computed as if the hidden count were zero; the chatter staff corrected is shown beside the concerns'."""
+
+    def hide_one(route: Any) -> None:
+        report = route.fetch().json()
+        report["targets"] = {"first_response": {"met": None, "missed": 4, "rate": None},
+                             "resolution": {"met": 6, "missed": 0, "rate": 1.0}}
+        report["chatter"]["dismissed"], report["chatter"]["overridden"] = 20, 7
+        report["suppressed"] = ["targets.first_response.met"]
+        route.fulfill(json=report)
+
+    page.route("**/api/oversight/statistics?*", hide_one)
+    sign_in_with_token(page, stack, "auditor", name="审计员李")
+    page.goto(f"{stack.url}/#/dashboard")
+    page.wait_for_selector("main[data-page='dashboard'][aria-busy='false'] #figures-period")
+    sla = page.locator("#sla")
+    sla.locator(".suppressed").wait_for()
+    assert sla.locator(".big-number").count() == 0  # 6 of 10 would be 60%: not what happened
+    assert "%" not in sla.inner_text()
+    rows = [row.split("\t") for row in page.locator("#figures tbody tr").all_inner_texts()]
+    chatter = [cells[-1].strip() for cells in rows if "闲聊" in cells[0]]
+    assert chatter == ["20", "7"], rows

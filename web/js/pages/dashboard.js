@@ -52,8 +52,13 @@ function charts(reports, selected, slots) {
   }))));
   replace(slots.resolutions, bars(t("dashboard.resolutions"), METHODS.filter((m) => selected.cases?.resolved?.[m])
     .map((m) => ({ name: label("method", m), value: selected.cases.resolved[m] }))));
-  const target = (field) => ["first_response", "resolution"]
-    .reduce((a, name) => a + (selected.targets?.[name]?.[field] ?? 0), 0);
+  // A hidden met or missed count is unknown, not zero: no rate is computed from it.
+  const counts = (field) => ["first_response", "resolution"].map((name) => selected.targets?.[name]?.[field]);
+  if ([...counts("met"), ...counts("missed")].some((value) => value === null)) {
+    replace(slots.sla, h("p", { class: "hint suppressed" }, t("dashboard.slaHidden")));
+    return;
+  }
+  const target = (field) => counts(field).reduce((a, value) => a + (value ?? 0), 0);
   const met = target("met");
   const missed = target("missed");
   replace(slots.sla, h("div", {},
@@ -65,9 +70,10 @@ function figures(report, period) {
   const r = report;
   const rows = [
     [t("dashboard.fig.concerns"), r.concerns?.total],
-    [t("dashboard.fig.chatter"), r.chatter?.dismissed],
     [t("dashboard.fig.overridden"), r.concerns?.overridden],
     [t("dashboard.fig.crisis"), r.concerns?.crisis],
+    [t("dashboard.fig.chatter"), r.chatter?.dismissed],
+    [t("dashboard.fig.chatterOverridden"), r.chatter?.overridden],
     [t("dashboard.fig.opened"), r.cases?.opened],
     [t("dashboard.fig.resolved"), r.cases?.resolved?.total],
     ...METHODS.map((m) => [label("method", m), r.cases?.resolved?.[m]]),

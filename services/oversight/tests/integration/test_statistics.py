@@ -275,3 +275,29 @@ async def test_a_unit_or_period_without_data_is_a_zero_report_and_an_unknown_uni
                                    headers=auditor)
         assert unknown.status_code == 422 and unknown.headers["content-type"].startswith("application/problem+json")
         assert "u-never-seen" in unknown.json()["detail"]
+
+
+async def test_the_bureau_minus_the_other_units_gives_no_hidden_unit_cell_away(
+    oversight_app, publish, mongo_client, clean_run, signing_key
+):
+    """Two units, 2 and 5 concerns: the small unit's counts are hidden, and for every one of them the other
+    unit's or the bureau's is hidden too, so the bureau minus the other unit recovers nothing."""
+    app = oversight_app(suppression_threshold=3)
+    auditor = signing_key.headers("auditor")
+    async with running(app) as client:
+        for unit, n in (("u-small", 2), ("u-large", 5)):
+            for i in range(n):
+                await publish(triaged(f"c-{unit}-{i}", kind="officers", category="housing", severity="low",
+                                      route="answer_online", unit=unit, when=at(5, 2 + i)))
+        await eventually(lambda: _count_is(mongo_client, clean_run, 7), timeout=20)
+        hidden: dict[str, set[str]] = {}
+        for unit in ("u-small", "u-large", "*"):
+            response = await client.get("/statistics", params={"period": "2026-05", "unit": unit}, headers=auditor)
+            assert response.status_code == 200, response.text
+            report = response.json()
+            assert report["suppression"] == {"threshold": 3, "method": "complementary"}
+            hidden[unit] = set(report["suppressed"])
+            assert all(statistics._get(report, path) is None for path in hidden[unit]), unit
+        assert {"concerns.total", "concerns.by_category.housing", "concerns.by_channel.officers"} <= hidden["u-small"]
+        for path in sorted(hidden["u-small"]):
+            assert path in hidden["u-large"] | hidden["*"], f"{path}: the bureau minus u-large gives it away"

@@ -1,20 +1,23 @@
 """Properties of the figures over generated years: they add up, and suppression cannot be undone.
 
 Hypothesis generates concerns in several units and months — chatter, overrides, cases resolved
-each way, reopened, escalated, talks, oversight items closed or found unsubstantiated — and plays
-them through oversight's counting (``Tally``). Then, for every period asked:
+each way, reopened, escalated, talks, oversight items closed or found unsubstantiated — and people
+on the rosters joining and leaving the channels, and plays them through oversight's counting
+(``Tally``). Then, for every period asked:
 
 * each unit's figures add up to the bureau's, the months to the year, every breakdown to its total;
 * in the published answers (threshold 3) every count from 1 to 2 is hidden, every shown count is
   true, and an attacker holding every unit's answer and the bureau's cannot recover any hidden count:
   the test writes down the equations the answers obey (breakdowns add up, the bureau is the sum of
   the units) and checks by exact elimination that no linear combination of them isolates a hidden
-  count, and that no single equation forces its hidden counts to be 1.
+  count, and that no single equation forces its hidden counts to be 1;
+* delivered late and out of order (a staff override before the decision it corrects, a case's
+  resolution before its talks, a reopening before the resolution it undoes), every figure is the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -66,7 +69,38 @@ stories = st.builds(
 )
 
 
-def play(year: list[Story]) -> Tally:
+@dataclass(frozen=True)
+class Person:
+    """One person on a roster, who may join the channel and may leave it again."""
+
+    unit: str
+    channel: str
+    joined: int | None  # month joined, if ever
+    left: int | None  # months after joining that they left, if they did
+
+
+people = st.builds(Person, unit=st.sampled_from(UNITS), channel=st.sampled_from(events.CHANNEL_KINDS),
+                   joined=st.none() | st.integers(1, 3), left=st.none() | st.integers(0, 2))
+KIND = {"officers": "officer", "families": "family", "supervision": "supervisor"}
+
+
+def membership(index: int, person: Person) -> list[events.EventData]:
+    member = dict(member_id=f"m{index}", member_kind=KIND[person.channel], channel_kind=person.channel,
+                  unit=person.unit)
+    out: list[events.EventData] = [events.RosterUpdated(**member, active=True,  # type: ignore[arg-type]
+                                                        effective_at=datetime(2025, 12, 1, tzinfo=UTC))]
+    if person.joined is not None:
+        joined = datetime(2026, person.joined, 1 + index % 27, 3, tzinfo=UTC)
+        out.append(events.MemberJoined(**member, channel_id=f"ch-{person.channel}", joined_at=joined))  # type: ignore[arg-type]
+        if person.left is not None:
+            out.append(events.MemberLeft(**member, channel_id=f"ch-{person.channel}",  # type: ignore[arg-type]
+                                         left_at=joined + timedelta(days=1 + 30 * person.left)))
+    return out
+
+
+def play(year: Sequence[Story], members: Sequence[Person] = (), *, late: bool = False) -> Tally:
+    """Count the year; ``late``: each concern's events after its case opened arrive in reverse order, and
+    a staff override before the decision it corrects."""
     tally = Tally()
     n = 0
 
@@ -75,54 +109,70 @@ def play(year: list[Story]) -> Tally:
         n += 1
         tally.record(data, event_id=f"e{n}")
 
+    for index, person in enumerate(members):
+        for data in membership(index, person):
+            record(data)
     for index, story in enumerate(year):
-        raised = datetime(2026, story.month, story.day, 2, tzinfo=UTC)
-        concern, case = f"c{index}", f"k{index}"
-        decision: dict[str, Any] = dict(
-            concern_id=concern, channel_id=f"ch-{story.channel}", channel_kind=story.channel, unit=story.unit,
-            category=story.category, severity=story.severity, route=story.route, ruleset_version=1,
-            crisis=story.crisis and story.route != "dismiss", raised_at=raised,
-            triaged_at=raised + timedelta(minutes=5))
-        record(events.ConcernTriaged(**decision))
-        if story.override:
-            record(events.ConcernTriaged(**{**decision, "category": story.override, "overridden": True,
-                                            "triaged_at": raised + timedelta(hours=2)}))
-        if story.route == "dismiss":
-            continue
-        opened = raised + timedelta(minutes=6)
-        record(events.CaseOpened(case_id=case, concern_id=concern, channel_kind=story.channel,  # type: ignore[arg-type]
-                                 unit=story.unit, category=story.category, severity=story.severity,  # type: ignore[arg-type]
-                                 opened_at=opened))
-        item_kind = story.channel in ("families", "supervision") and story.item != "none"
-        if item_kind:
-            record(events.OversightItemOpened(item_id=f"i{index}", concern_id=concern, channel_kind=story.channel,  # type: ignore[arg-type]
-                                              category=story.category, unit=story.unit, status="received",  # type: ignore[arg-type]
-                                              opened_at=raised + timedelta(minutes=5)))
-        done = opened + timedelta(days=3 + index % 40)
-        if story.outcome == "resolved_offline":
-            record(events.TalkScheduled(talk_id=f"t{index}", case_id=case, unit=story.unit,
-                                        scheduled_for=done - timedelta(days=1),
-                                        scheduled_at=opened + timedelta(days=1)))
-            record(events.TalkHeld(talk_id=f"t{index}", case_id=case, outcome_code="ok", unit=story.unit,
-                                   held_at=done - timedelta(days=1)))
-        if story.outcome == "by_committee":
-            record(events.CaseEscalated(case_id=case, escalation_id=f"x{index}", category=story.category,  # type: ignore[arg-type]
-                                        unit=story.unit, escalated_at=opened + timedelta(days=1)))
-            record(events.EscalationDecided(escalation_id=f"x{index}", case_id=case, decision_code="aid",
-                                            unit=story.unit, decided_at=done - timedelta(hours=1)))
-        if story.outcome != "open":
-            record(events.CaseResolved(
-                case_id=case, method=story.outcome, outcome_code="ok", channel_kind=story.channel,  # type: ignore[arg-type]
-                unit=story.unit, category=story.category, severity=story.severity, opened_at=opened,  # type: ignore[arg-type]
-                first_response_at=opened + timedelta(hours=index % 30), first_response_met=index % 3 != 0,
-                resolution_met=index % 4 != 0, resolved_at=done))
-            if story.reopened:
-                record(events.CaseReopened(case_id=case, reason_code="again", unit=story.unit,
-                                           reopened_at=done + timedelta(days=2)))
-        if item_kind and story.item != "open":
-            record(events.OversightItemClosed(item_id=f"i{index}", concern_id=concern, status=story.item,  # type: ignore[arg-type]
-                                              unit=story.unit, closed_at=done + timedelta(hours=1)))
+        for data in story_events(index, story, late=late):
+            record(data)
     return tally
+
+
+def story_events(index: int, story: Story, *, late: bool) -> list[events.EventData]:
+    """One concern's events in the order they happened, or (``late``) in an order they may arrive in."""
+    first: list[events.EventData] = []
+    rest: list[events.EventData] = []
+    record = first.append
+    raised = datetime(2026, story.month, story.day, 2, tzinfo=UTC)
+    concern, case = f"c{index}", f"k{index}"
+    decision: dict[str, Any] = dict(
+        concern_id=concern, channel_id=f"ch-{story.channel}", channel_kind=story.channel, unit=story.unit,
+        category=story.category, severity=story.severity, route=story.route, ruleset_version=1,
+        crisis=story.crisis and story.route != "dismiss", raised_at=raised,
+        triaged_at=raised + timedelta(minutes=5))
+    record(events.ConcernTriaged(**decision))
+    if story.override:
+        record(events.ConcernTriaged(**{**decision, "category": story.override, "overridden": True,
+                                        "triaged_at": raised + timedelta(hours=2)}))
+        if late:
+            first.reverse()
+    if story.route == "dismiss":
+        return first
+    opened = raised + timedelta(minutes=6)
+    record(events.CaseOpened(case_id=case, concern_id=concern, channel_kind=story.channel,  # type: ignore[arg-type]
+                             unit=story.unit, category=story.category, severity=story.severity,  # type: ignore[arg-type]
+                             opened_at=opened))
+    item_kind = story.channel in ("families", "supervision") and story.item != "none"
+    if item_kind:
+        record(events.OversightItemOpened(item_id=f"i{index}", concern_id=concern, channel_kind=story.channel,  # type: ignore[arg-type]
+                                          category=story.category, unit=story.unit, status="received",  # type: ignore[arg-type]
+                                          opened_at=raised + timedelta(minutes=5)))
+    record = rest.append
+    done = opened + timedelta(days=3 + index % 40)
+    if story.outcome == "resolved_offline":
+        record(events.TalkScheduled(talk_id=f"t{index}", case_id=case, unit=story.unit,
+                                    scheduled_for=done - timedelta(days=1),
+                                    scheduled_at=opened + timedelta(days=1)))
+        record(events.TalkHeld(talk_id=f"t{index}", case_id=case, outcome_code="ok", unit=story.unit,
+                               held_at=done - timedelta(days=1)))
+    if story.outcome == "by_committee":
+        record(events.CaseEscalated(case_id=case, escalation_id=f"x{index}", category=story.category,  # type: ignore[arg-type]
+                                    unit=story.unit, escalated_at=opened + timedelta(days=1)))
+        record(events.EscalationDecided(escalation_id=f"x{index}", case_id=case, decision_code="aid",
+                                        unit=story.unit, decided_at=done - timedelta(hours=1)))
+    if story.outcome != "open":
+        record(events.CaseResolved(
+            case_id=case, method=story.outcome, outcome_code="ok", channel_kind=story.channel,  # type: ignore[arg-type]
+            unit=story.unit, category=story.category, severity=story.severity, opened_at=opened,  # type: ignore[arg-type]
+            first_response_at=opened + timedelta(hours=index % 30), first_response_met=index % 3 != 0,
+            resolution_met=index % 4 != 0, resolved_at=done))
+        if story.reopened:
+            record(events.CaseReopened(case_id=case, reason_code="again", unit=story.unit,
+                                       reopened_at=done + timedelta(days=2)))
+    if item_kind and story.item != "open":
+        record(events.OversightItemClosed(item_id=f"i{index}", concern_id=concern, status=story.item,  # type: ignore[arg-type]
+                                          unit=story.unit, closed_at=done + timedelta(hours=1)))
+    return first + (rest[::-1] if late else rest)
 
 
 # --- the attacker -------------------------------------------------------------------------------
@@ -213,9 +263,12 @@ STOCKS = ("participation.officers", "participation.families", "participation.sup
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(stories, min_size=1, max_size=40))
-def test_figures_add_up_and_suppression_cannot_be_undone(year: list[Story]) -> None:
-    tally = play(year)
+@given(st.lists(stories, min_size=1, max_size=40), st.lists(people, max_size=30))
+def test_figures_add_up_and_suppression_cannot_be_undone(year: list[Story], members: list[Person]) -> None:
+    tally = play(year, members)
+    late = play(year, members, late=True)
+    for period in ("2026-Q1", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05"):
+        assert late.reports(parse_period(period)) == tally.reports(parse_period(period)), period
     quarter = counts(tally.reports(parse_period("2026-Q1")))
     months = [counts(tally.reports(parse_period(f"2026-{m:02d}"))) for m in (1, 2, 3)]
     for unit, figures in quarter.items():

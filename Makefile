@@ -24,9 +24,10 @@ status:
 test:               ## lint, then every test tier against real servers
 	deploy/local/test.sh $(PYTEST_ARGS)
 
-lint:
+lint:               ## ruff, mypy and the import contracts in pyproject.toml
 	uv run --no-sync ruff check .
 	uv run --no-sync mypy shared/src services/*/src
+	uv run --no-sync lint-imports --no-logo --no-cache
 
 bench: install      ## measure the floors, the backbone and the whole pipeline; results in bench/results/
 	deploy/local/bench.sh $(BENCH_ARGS)

@@ -16,6 +16,7 @@ log() { printf '[test] %s\n' "$*" >&2; }
 
 log "ruff"; uv run --no-sync ruff check .
 log "mypy"; uv run --no-sync mypy shared/src services/*/src
+log "import contracts"; uv run --no-sync lint-imports --no-logo --no-cache
 
 started=""
 if [ -z "${MONGODB_URL:-}" ] || [ -z "${AMQP_URL:-}" ]; then

@@ -79,6 +79,8 @@ copy_checkout "$private/tongpin"
 cp -a "$ROOT/services/triage/src/tongpin/triage/models" "$private/tongpin/services/triage/src/tongpin/triage/"
 log "copied and synced in $(($(date +%s) - began))s"
 run_pytest "$private/tongpin" tests/browser || status=$?
+# This run's screenshots replace the last run's (the browser tier clears its own folder as it starts).
+rm -rf "$ROOT/test-artifacts/screenshots"
 cp -a "$private/tongpin/test-artifacts/." "$ROOT/test-artifacts/" 2>/dev/null || true
 log "done in $(($(date +%s) - began))s"
 exit $status

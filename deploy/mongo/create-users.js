@@ -1,5 +1,5 @@
-// Tongpin: one MongoDB user per service, limited to that service's own database (DESIGN §2:
-// each service owns its database and, in production, connects with credentials for it alone).
+// Tongpin: one MongoDB user per service, limited to that service's own database (each
+// service owns its database and, in production, connects with credentials for it alone).
 //
 // Run once per deployment as a user administrator, with each service's password in the
 // environment (mongosh exposes it as process.env):

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -86,15 +87,6 @@ class Stack:
         """An HTTP client for one service's API through nginx, as the console reaches it."""
         return httpx.Client(base_url=f"{self.url}/api/{service}", timeout=15)
 
-    def has_route(self, service: str, method: str, path: str) -> bool:
-        """Whether the service's OpenAPI document offers this route (the APIs are being built)."""
-        document = httpx.get(f"{self.services[service].url}/openapi.json", timeout=10).json()
-        return method.lower() in document.get("paths", {}).get(path, {})
-
-    def require(self, service: str, method: str, path: str) -> None:
-        if not self.has_route(service, method, path):
-            pytest.skip(f"{service} does not offer {method.upper()} {path} yet")
-
 
 def _settings(name: str, *, mongodb_url: str, amqp_url: str, run_id: str) -> dict[str, Any]:
     return {
@@ -104,6 +96,13 @@ def _settings(name: str, *, mongodb_url: str, amqp_url: str, run_id: str) -> dic
         # Behind the stack's nginx, as `make up` runs them.
         "trusted_proxies": ["127.0.0.1"],
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_screenshots() -> None:
+    """Screenshots of an earlier run are removed first, so a check of what is on disk sees this run's only."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
 
 
 @pytest.fixture(scope="session")

@@ -288,15 +288,12 @@ def test_the_english_switch_translates_the_signed_in_shell(stack: Stack, page: A
 
 
 def test_channels_and_participation(stack: Stack, page: Any) -> None:
-    stack.require("intake", "get", "/channels")
     coordinator = {"Authorization": f"Bearer {stack.token('centre_coordinator')}"}
     with stack.api("intake") as client:
         created = client.post("/channels", headers=coordinator, json={
             "id": f"officers-{stack.run_id}", "kind": "officers", "name": "民警思想“吐槽”群<b>一</b>",
             "external_group_id": f"grp-{stack.run_id}",
         })
-    if created.status_code == 422:
-        pytest.skip(f"channel creation needs fields this test does not know yet: {created.text[:300]}")
     assert created.status_code == 201, created.text
     sign_in_with_token(page, stack, "centre_coordinator", name="王主任")
     page.goto(f"{stack.url}/#/channels")
@@ -316,7 +313,6 @@ def test_channels_and_participation(stack: Stack, page: Any) -> None:
 
 
 def test_triage_queue_is_risk_first(stack: Stack, page: Any) -> None:
-    stack.require("triage", "get", "/queue")
     sign_in_with_token(page, stack, "political_worker", name="张干事")
     page.goto(f"{stack.url}/#/queue")
     page.wait_for_selector("main[data-page='queue'][aria-busy='false']")
@@ -342,8 +338,6 @@ def _post_concern(stack: Stack, text: str, channel_kind: str = "supervision") ->
             "source_message_id": f"m-{datetime.now(UTC).timestamp()}", "text": text,
             "sent_at": datetime.now(UTC).isoformat(),
         })
-    if answer.status_code == 422:
-        pytest.skip(f"intake refuses the test's message: {answer.json().get('detail')}")
     assert answer.status_code in (200, 201), answer.text
     return str(answer.json()["id"])
 
@@ -362,7 +356,6 @@ def _case_for(stack: Stack, concern_id: str, token: str) -> str:
 
 
 def test_an_xss_payload_in_a_concern_stays_text(stack: Stack, page: Any) -> None:
-    stack.require("counselling", "get", "/cases")
     # The coordinator may open any case (need-to-know); the point here is how the text is shown.
     coordinator = stack.token("centre_coordinator", name="王主任")
     case_id = _case_for(stack, _post_concern(stack, XSS), coordinator)

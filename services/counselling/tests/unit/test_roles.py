@@ -1,4 +1,4 @@
-"""Role names mirror DESIGN §5 and the event catalogue; who may act, broadcast and decide."""
+"""Role names mirror the event catalogue and docs/access-policy.md; who may act, broadcast and decide."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ async def test_statistics_for_a_period_match_a_hand_counted_fixture(
         coordinator = signing_key.headers("centre_coordinator")
         item_id = item_id_for("c-4")
         # One change at a time: FerretDB does not serialise the outbox relay's write and the next change
-        # on one document (see the report), so the test lets each change's event go out first.
+        # on one document (README, "Running on FerretDB"), so the test lets each change's event go out first.
         for expected, body in ((26, {"version": 1, "status": "under_review"}),
                                (27, {"version": 2, "status": "resolved", "public_summary": "已核实并整改。"})):
             response = await client.patch(f"/items/{item_id}", headers=coordinator, json=body)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-if TYPE_CHECKING:
-    from tongpin.shared.runtime import ServiceRuntime
+
+class Probed(Protocol):
+    """What /readyz asks of the service's runtime (`app.state.runtime`)."""
+
+    @property
+    def db(self) -> Any: ...
+
+    @property
+    def reports(self) -> Mapping[str, Callable[[], dict[str, Any]]]: ...
+
+    def broker_connected(self) -> bool: ...
 
 
 def health_router() -> APIRouter:
@@ -21,7 +31,7 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", summary="The database and the broker are reachable")
     async def readyz(request: Request) -> JSONResponse:
-        runtime: ServiceRuntime = request.app.state.runtime
+        runtime: Probed = request.app.state.runtime
         checks = {"database": await _check_database(runtime), "broker": runtime.broker_connected()}
         ready = all(checks.values())
         body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": checks}
@@ -32,7 +42,7 @@ def health_router() -> APIRouter:
     return router
 
 
-async def _check_database(runtime: ServiceRuntime) -> bool:
+async def _check_database(runtime: Probed) -> bool:
     try:
         async with asyncio.timeout(2):
             await runtime.db.command("ping")

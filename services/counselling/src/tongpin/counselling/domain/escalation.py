@@ -24,7 +24,7 @@ _INVISIBLE: Final = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 def _not_blank(value: str) -> str:
     if all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in value):
         raise ValueError("must not be blank")
-    # Stored exactly as written: people's text is never altered (DESIGN §7).
+    # Stored exactly as written: people's text, Chinese included, is never altered.
     return value
 
 

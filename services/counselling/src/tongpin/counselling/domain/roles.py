@@ -1,4 +1,4 @@
-"""Staff role names (DESIGN §5) and which roles may do what."""
+"""Staff role names (the event catalogue's `StaffRole`) and which roles may do what."""
 
 from __future__ import annotations
 

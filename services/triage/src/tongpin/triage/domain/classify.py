@@ -10,7 +10,7 @@ from tongpin.triage.domain.ruleset import Rule, RuleSet
 from tongpin.triage.domain.text import find_contexts, negation_before, prepare, substance, tokenizer
 
 CRISIS_FLAGS = frozenset({"self_harm", "violence"})
-# Oversight collects what families and the public raise about officers (design §3, oversight item).
+# Oversight collects what families and the public raise about officers (an oversight item, README).
 OVERSIGHT_CHANNELS = frozenset({"families", "supervision"})
 OVERSIGHT_CATEGORIES = frozenset({"conduct", "service_complaint"})
 OVERSIGHT_FLAGS = frozenset({"domestic_violence", "corruption"})

@@ -241,3 +241,15 @@ async def queue_depths(amqp_url: str, run_id: str) -> tuple[int, int]:
         return queue.declaration_result.message_count or 0, dlq.declaration_result.message_count or 0
     finally:
         await connection.close()
+
+
+async def test_a_stopped_appender_leaves_no_worker_running(db):
+    ledger = appender(db)
+    evs = workload(3)
+    for event, data in batch_of(evs):
+        assert await ledger.record(event, data) == RECORDED
+    worker = ledger._worker
+    assert worker is not None and not worker.done()  # idle, waiting for the next event
+    await ledger.stop()
+    assert worker.done() and ledger._worker is None
+    await assert_counted_once(db, evs)

@@ -184,6 +184,9 @@ async def test_the_same_event_delivered_twice_counts_once(oversight_app, publish
                                    headers=signing_key.headers("auditor"))).json()
         assert report["cases"]["opened"] == 1
         assert marker.id != event.id
+        worker = app.state.runtime.extras["appender"]._worker
+        assert worker is not None and not worker.done()
+    assert worker.done()  # the service's stop ends its ledger appender
 
 
 async def test_suppression_hides_a_breakdown_of_two_and_shows_one_of_five(

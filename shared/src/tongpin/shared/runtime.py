@@ -85,6 +85,8 @@ class ServiceRuntime:
         self.keeper: DeadLetterKeeper | None = None
         self._background: list[asyncio.Task[Any]] = []
         self.extras: dict[str, Any] = {}
+        # Called when the service stops, after it has stopped taking events (workers a service keeps itself).
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
         # Named reports /readyz shows beside its checks: what a service runs on, and whether it is degraded.
         self.reports: dict[str, Callable[[], dict[str, Any]]] = {}
         # Fed by each service's staff.updated consumer; read by every authenticated request.
@@ -165,6 +167,9 @@ class ServiceRuntime:
             await self.consumer.stop()
         if self.keeper:
             await self.keeper.stop()
+        for stop in self.on_stop:
+            await stop()
+        self.on_stop.clear()
         if self.relay:
             await self.relay.stop()
         if self.connection:

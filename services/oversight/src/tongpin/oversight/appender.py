@@ -118,6 +118,19 @@ class LedgerAppender:
             self._worker = asyncio.create_task(self._run(), name="oversight-ledger-appender")
         return await done
 
+    async def stop(self) -> None:
+        """Stop the worker (the service is stopping); events still waiting are left to redelivery."""
+        worker, self._worker = self._worker, None
+        if worker is not None and not worker.done():
+            worker.cancel()
+            try:
+                await worker
+            except asyncio.CancelledError:
+                pass
+        for waiting in self._queue:
+            waiting.done.cancel()
+        self._queue = []
+
     async def _run(self) -> None:
         while True:
             await self._wake.wait()

@@ -47,6 +47,7 @@ def ledger_appender(runtime: ServiceRuntime) -> LedgerAppender:
             max_deferrals=len(runtime.settings.retry_delays), zone=runtime.settings.bureau_zone,
             max_batch=getattr(runtime.settings, "max_batch", 200),
         )
+        runtime.on_stop.append(runtime.extras["appender"].stop)
     appender: LedgerAppender = runtime.extras["appender"]
     return appender
 

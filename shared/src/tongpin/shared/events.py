@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tongpin.shared.envelope import CloudEvent
+from tongpin.shared.tracing import current_traceparent
 
 SERVICES = ("intake", "triage", "counselling", "oversight")
 
@@ -498,7 +499,8 @@ def make_event(
         subject=subject,
         data=data.model_dump(mode="json"),
         correlationid=correlationid,
-        traceparent=traceparent,
+        # The span in progress when tracing (a request's or an event handler's), so the event continues it.
+        traceparent=current_traceparent() or traceparent,
     )
 
 

@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tongpin.shared import clock as business_clock
+from tongpin.shared import tracing
 from tongpin.shared.auth import Roles, TokenVerifier
 from tongpin.shared.clock import Clock, FileClock
 from tongpin.shared.edge import MAX_OFFSET, UnstorableInputGuard
@@ -91,6 +92,9 @@ class ServiceRuntime:
         self.reports: dict[str, Callable[[], dict[str, Any]]] = {}
         # Fed by each service's staff.updated consumer; read by every authenticated request.
         self.staff_standing = StaffStandingStore(self.db[STAFF_STANDING_COLLECTION])
+        # None unless traces are configured (tongpin.shared.tracing); then every span goes through these.
+        self.tracer_provider = tracing.tracer_provider(settings)
+        self.tracer = tracing.tracer_of(self.tracer_provider)
 
     def broker_connected(self) -> bool:
         return self.connection is not None and self.connection.connected.is_set() and not self.connection.is_closed
@@ -111,7 +115,8 @@ class ServiceRuntime:
         await declare_exchanges(setup, names=self.names)
         await setup.close()
         self.publisher = await Publisher.open(
-            connection=self.connection, exchange_name=self.names.exchange, service=self.settings.service_name
+            connection=self.connection, exchange_name=self.names.exchange, service=self.settings.service_name,
+            tracer=self.tracer,
         )
         if self._outbox_collections:
             self.relay = OutboxRelay(
@@ -137,15 +142,23 @@ class ServiceRuntime:
                  handlers=sorted(handlers))
 
     def _with_clock(self, handler: Handler) -> Handler:
-        """The handler, run with this runtime's clock bound."""
-        clock = self.clock
+        """The handler, run with this runtime's clock bound (and in a consumer span when tracing)."""
+        clock, tracer = self.clock, self.tracer
 
         async def run(event: Any, data: Any) -> None:
             with business_clock.using(clock):
                 await handler(event, data)
 
-        # A handler that keeps its own inbox entry stays one for the consumer.
-        return OwnInbox(run) if isinstance(handler, OwnInbox) else run
+        if tracer is None:
+            # A handler that keeps its own inbox entry stays one for the consumer.
+            return OwnInbox(run) if isinstance(handler, OwnInbox) else run
+        traced_by = tracer
+
+        async def run_traced(event: Any, data: Any) -> None:
+            with business_clock.using(clock), tracing.handling(traced_by, event):
+                await handler(event, data)
+
+        return OwnInbox(run_traced) if isinstance(handler, OwnInbox) else run_traced
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
         """Run a background loop for the service's lifetime (timers, delivery workers), on this runtime's clock."""
@@ -175,6 +188,9 @@ class ServiceRuntime:
         if self.connection:
             await self.connection.close()
         await self.client.close()
+        if self.tracer_provider is not None:
+            # Spans still queued for export go out now (bounded: a collector that is down costs 2 s at most).
+            await asyncio.to_thread(self.tracer_provider.force_flush, 2000)
         log.info("service.stopped")
 
 
@@ -251,8 +267,9 @@ def create_service_app(
 
     @app.middleware("http")
     async def bind_ids(request: Request, call_next):
+        # The request's server span when tracing; else a traceparent made up for the logs and the events.
         incoming = request.headers.get("traceparent")
-        traceparent = child_traceparent(incoming) if incoming else new_traceparent()
+        traceparent = tracing.current_traceparent() or (child_traceparent(incoming) if incoming else new_traceparent())
         correlation_id = request.headers.get("x-correlation-id") or traceparent.split("-")[1]
         bind_request_ids(correlation_id=correlation_id, traceparent=traceparent, service=settings.service_name)
         request.state.correlation_id = correlation_id
@@ -268,6 +285,12 @@ def create_service_app(
     if settings.trusted_proxies:
         # Outermost, so every part of the app sees the client the trusted proxy saw.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    if runtime.tracer_provider is not None:
+        # Outermost: a server span for every request but probes and scrapes, on the service's own provider.
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=runtime.tracer_provider,
+                                           excluded_urls=tracing.UNTRACED_URLS)
     app.include_router(health_router())
     app.include_router(metrics_router())
     app.include_router(ops_router())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from opentelemetry.sdk.trace.export import SpanExporter
+from pydantic import AliasChoices, Field, InstanceOf, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,6 +57,13 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    # Traces (tongpin.shared.tracing), off by default: OTLP over HTTP to this URL when set, e.g.
+    # http://otel-collector:4318/v1/traces.
+    otlp_traces_endpoint: str | None = None
+    # In-process only (tests): an OpenTelemetry span exporter that also receives every span. Never from the
+    # environment (a string is not an exporter) and never in a dump of the settings.
+    span_exporter: InstanceOf[SpanExporter] | None = Field(default=None, exclude=True, repr=False)
 
     # Bearer tokens: verified against a JWKS document (URL or inline JSON) or a PEM public key.
     jwt_issuer: str = "tongpin-counselling"

@@ -48,7 +48,7 @@ from tongpin.oversight.repository import (
     ThreadRepository,
     mark_key,
 )
-from tongpin.shared import events
+from tongpin.shared import events, tracing
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.logging import get_logger
 
@@ -116,7 +116,11 @@ class LedgerAppender:
         if self._worker is None or self._worker.done():
             # The worker inherits this caller's context (the runtime's business clock).
             self._worker = asyncio.create_task(self._run(), name="oversight-ledger-appender")
-        return await done
+        outcome = await done
+        if outcome == RECORDED:
+            # On the span handling this event (the batch itself runs in the appender's own task).
+            tracing.note("ledger.appended", {"cloudevents.event_id": event.id})
+        return outcome
 
     async def stop(self) -> None:
         """Stop the worker (the service is stopping); events still waiting are left to redelivery."""

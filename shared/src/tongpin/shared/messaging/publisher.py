@@ -6,7 +6,9 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from opentelemetry.trace import Tracer
 
+from tongpin.shared import tracing
 from tongpin.shared.envelope import CONTENT_TYPE, CloudEvent
 from tongpin.shared.metrics import EVENTS_PUBLISHED
 
@@ -29,21 +31,28 @@ def to_message(event: CloudEvent, *, headers: dict[str, Any] | None = None) -> a
 class Publisher:
     """Publishes events to the topic exchange; returns only once the broker has confirmed."""
 
-    def __init__(self, *, channel: AbstractChannel, exchange: AbstractExchange, service: str) -> None:
+    def __init__(self, *, channel: AbstractChannel, exchange: AbstractExchange, service: str,
+                 tracer: Tracer | None = None) -> None:
         self._channel = channel  # held so the robust connection keeps restoring it
         self._exchange = exchange
         self._service = service
+        self._tracer = tracer  # a producer span per event when tracing (tongpin.shared.tracing)
 
     @classmethod
-    async def open(cls, *, connection: AbstractRobustConnection, exchange_name: str, service: str) -> Publisher:
+    async def open(cls, *, connection: AbstractRobustConnection, exchange_name: str, service: str,
+                   tracer: Tracer | None = None) -> Publisher:
         """Open a confirming channel on which an unroutable mandatory message raises."""
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         exchange = await channel.get_exchange(exchange_name, ensure=True)
-        return cls(channel=channel, exchange=exchange, service=service)
+        return cls(channel=channel, exchange=exchange, service=service, tracer=tracer)
 
     async def publish(self, event: CloudEvent) -> None:
         """Publish one event; raises if the broker nacks it, returns it unroutable, or is unreachable."""
-        await self._exchange.publish(to_message(event), routing_key=event.type, mandatory=True, timeout=10)
+        if self._tracer is None:
+            await self._exchange.publish(to_message(event), routing_key=event.type, mandatory=True, timeout=10)
+        else:
+            with tracing.publishing(self._tracer, event):
+                await self._exchange.publish(to_message(event), routing_key=event.type, mandatory=True, timeout=10)
         EVENTS_PUBLISHED.labels(service=self._service, type=event.type).inc()
 
     async def close(self) -> None:

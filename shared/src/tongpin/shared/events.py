@@ -142,38 +142,35 @@ class BroadcastDelivered(EventData):
 ReadingTarget = Literal["crisis", "high", "working_day"]
 
 
-class ConcernRead(EventData):
+class _ReadingEntry(EventData):
+    """What every reading-list event says of its message: ids, severity and times, never text or reader."""
+
+    concern_id: Id
+    channel_kind: ChannelKind
+    unit: Id | None = None
+    severity: Severity
+    crisis: bool = False
+    target: ReadingTarget
+    received_at: datetime
+    due_at: datetime
+
+
+class ConcernRead(_ReadingEntry):
     """A member of staff read a message on the reading list for the first time (counts only: no text, no reader)."""
 
     event_type = "concern.read"
     publisher = "intake"
 
-    concern_id: Id
-    channel_kind: ChannelKind
-    unit: Id | None = None
-    severity: Severity
-    crisis: bool = False
-    target: ReadingTarget
-    received_at: datetime
-    due_at: datetime
     read_at: datetime
     within_target: bool
 
 
-class ReadingOverdue(EventData):
+class ReadingOverdue(_ReadingEntry):
     """A message on the reading list passed its reading target unread; the on-call staff are told."""
 
     event_type = "concern.reading_overdue"
     publisher = "intake"
 
-    concern_id: Id
-    channel_kind: ChannelKind
-    unit: Id | None = None
-    severity: Severity
-    crisis: bool = False
-    target: ReadingTarget
-    received_at: datetime
-    due_at: datetime
     overdue_at: datetime
 
 

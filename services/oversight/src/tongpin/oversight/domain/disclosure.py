@@ -90,6 +90,19 @@ def _components(rows: list[dict[Var, Fraction]]) -> list[list[dict[Var, Fraction
     return list(groups.values())
 
 
+def _subtract(row: dict[Var, Fraction], pivot_row: dict[Var, Fraction], var: Var) -> None:
+    """Take from ``row`` the multiple of ``pivot_row`` that clears ``var`` (in place; zeros dropped)."""
+    factor = row.get(var)
+    if not factor:
+        return
+    for other, c in pivot_row.items():
+        value = row.get(other, Fraction(0)) - factor * c
+        if value:
+            row[other] = value
+        else:
+            row.pop(other, None)
+
+
 def _determined(rows: list[dict[Var, Fraction]]) -> set[Var]:
     """Variables fixed by the rows: after reduction to echelon form, a row with a single variable left."""
     position = {var: i for i, var in enumerate(sorted({var for row in rows for var in row}))}
@@ -97,28 +110,14 @@ def _determined(rows: list[dict[Var, Fraction]]) -> set[Var]:
     for source in rows:
         row = dict(source)
         for var, pivot_row in pivots.items():
-            factor = row.get(var)
-            if factor:
-                for other, c in pivot_row.items():
-                    value = row.get(other, Fraction(0)) - factor * c
-                    if value:
-                        row[other] = value
-                    else:
-                        row.pop(other, None)
+            _subtract(row, pivot_row, var)
         if not row:
             continue
         lead = min(row, key=position.__getitem__)
         scale = row[lead]
         row = {var: c / scale for var, c in row.items()}
         for pivot_row in pivots.values():
-            factor = pivot_row.get(lead)
-            if factor:
-                for other, c in row.items():
-                    value = pivot_row.get(other, Fraction(0)) - factor * c
-                    if value:
-                        pivot_row[other] = value
-                    else:
-                        pivot_row.pop(other, None)
+            _subtract(pivot_row, row, lead)
         pivots[lead] = row
     return {var for var, row in pivots.items() if len(row) == 1}
 

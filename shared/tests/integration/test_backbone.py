@@ -127,7 +127,7 @@ async def test_event_from_one_process_reaches_a_consumer_in_another(
 CRASH_AFTER_WRITE = """
 import asyncio, os, signal, sys
 from datetime import UTC, datetime
-from tongpin.intake import handlers
+from tongpin.intake.handlers import messages as handlers
 from tongpin.intake.repository import MessageRepository
 from tongpin.intake.settings import IntakeSettings
 from tongpin.shared.mongo import make_client

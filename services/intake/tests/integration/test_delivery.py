@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tongpin.intake.domain import signing
-from tongpin.intake.handlers import member_id_for
+from tongpin.intake.handlers.roster import member_id_for
 from tongpin.intake.testing import (
     WEBHOOK_SECRET,
     WebhookTarget,

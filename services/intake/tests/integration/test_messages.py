@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tongpin.intake.handlers import member_id_for
+from tongpin.intake.handlers.roster import member_id_for
 from tongpin.intake.testing import intake, now_iso, officer, setup_channel
 from tongpin.shared.events import MAX_TEXT
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tongpin.intake.handlers import member_id_for
+from tongpin.intake.handlers.roster import member_id_for
 from tongpin.intake.testing import intake, officer, setup_channel
 from tongpin.shared.testing.services import eventually
 

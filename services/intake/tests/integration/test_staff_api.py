@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tongpin.intake import handlers
-from tongpin.intake.handlers import member_id_for
+from tongpin.intake.handlers import retention
+from tongpin.intake.handlers.roster import member_id_for
 from tongpin.intake.repository import DeliveryRepository, MessageRepository
 from tongpin.intake.testing import intake, officer, setup_channel
 from tongpin.shared.auth import ALL_ROLES
@@ -89,7 +89,7 @@ async def test_retention_deletes_raw_text_and_keeps_ids_times_and_channel(
                 "attachments": [{"name": "病历.pdf", "content_type": "application/pdf", "size_bytes": 10}]})
             ids[label] = r.json()["id"]
         db = client.app.state.runtime.db
-        purged = await handlers.purge_expired_text(messages=MessageRepository(db), deliveries=DeliveryRepository(db),
+        purged = await retention.purge_expired_text(messages=MessageRepository(db), deliveries=DeliveryRepository(db),
                                                    retention_days=settings.message_retention_days, now=now)
         assert purged["messages"] == 1
         old = await mongo_client[f"{clean_run}_intake"]["messages"].find_one({"_id": ids["old"]})
@@ -98,6 +98,6 @@ async def test_retention_deletes_raw_text_and_keeps_ids_times_and_channel(
         reader = signing_key.headers("psychologist")
         assert (await client.get(f"/messages/{ids['old']}", headers=reader)).json()["text"] is None
         assert (await client.get(f"/messages/{ids['new']}", headers=reader)).json()["text"] == "new：内容"
-        again = await handlers.purge_expired_text(messages=MessageRepository(db), deliveries=DeliveryRepository(db),
+        again = await retention.purge_expired_text(messages=MessageRepository(db), deliveries=DeliveryRepository(db),
                                                   retention_days=180, now=now)
         assert again["messages"] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tongpin.intake.handlers import member_id_for
+from tongpin.intake.handlers.roster import member_id_for
 from tongpin.intake.testing import WECOM_AES_KEY, WECOM_CORP_ID, WECOM_TOKEN, intake, setup_channel
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,9 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 
-from tongpin.intake import api, consumers, handlers, reading, reading_api, repository
+from tongpin.intake import api, consumers, repository
+from tongpin.intake.handlers import business_now, delivery, reading, retention
+from tongpin.intake.handlers import now_utc as system_now
 from tongpin.intake.settings import IntakeSettings
 from tongpin.shared.clock import Clock
 from tongpin.shared.events import MAX_TEXT
@@ -28,7 +30,7 @@ async def delivery_worker(runtime: ServiceRuntime, settings: IntakeSettings) -> 
     async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds) as http:
         while True:
             try:
-                await handlers.deliver_due(deliveries=deliveries, channels=channels, settings=settings, http=http)
+                await delivery.deliver_due(deliveries=deliveries, channels=channels, settings=settings, http=http)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -45,8 +47,8 @@ async def retention_job(runtime: ServiceRuntime, settings: IntakeSettings) -> No
     guard = repository.GuardRepository(runtime.db)
     while True:
         try:
-            now = handlers.now_utc()
-            purged = await handlers.purge_expired_text(messages=messages, deliveries=deliveries,
+            now = system_now()
+            purged = await retention.purge_expired_text(messages=messages, deliveries=deliveries,
                                                        retention_days=settings.message_retention_days, now=now)
             await guard.forget_expired(now=now)
             log.info("retention.purged", **purged)
@@ -62,7 +64,7 @@ async def reading_watch(runtime: ServiceRuntime, settings: IntakeSettings) -> No
     entries = repository.ReadingRepository(runtime.db)
     while True:
         try:
-            if await reading.flag_overdue(reading=entries, now=reading.business_now()):
+            if await reading.flag_overdue(reading=entries, now=business_now()):
                 runtime.notify_outbox()
         except asyncio.CancelledError:
             raise
@@ -86,7 +88,7 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
         rt.spawn(reading_watch(rt, settings), name="intake-reading")
 
     return create_service_app(
-        runtime, title="Tongpin intake 受理", routers=[api.router, reading_api.router], on_startup=[start_loops],
+        runtime, title="Tongpin intake 受理", routers=api.routers, on_startup=[start_loops],
         description=(
             "Channels, roster and participation, messages from every source, public submissions and delivery "
             f"back out. Text people write is limited to {MAX_TEXT} characters (MAX_TEXT) and stored byte-for-byte."

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tongpin.intake import handlers as h
-from tongpin.intake import reading
+from tongpin.intake.handlers import Trace, delivery, public, reading
 from tongpin.intake.repository import (
     ChannelRepository,
     DeliveryRepository,
@@ -43,29 +42,29 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
 
     async def on_reply_requested(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, ReplyRequested)
-        await h.on_reply_requested(event=event, data=data, messages=messages, channels=channels,
+        await delivery.on_reply_requested(event=event, data=data, messages=messages, channels=channels,
                                    receipts=receipts, deliveries=deliveries)
         runtime.extras.get("wake_delivery", lambda: None)()
 
     async def on_broadcast_requested(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, BroadcastRequested)
-        await h.on_broadcast_requested(data=data, channels=channels, deliveries=deliveries,
-                                       trace=h.Trace(event.correlationid, event.traceparent))
+        await delivery.on_broadcast_requested(data=data, channels=channels, deliveries=deliveries,
+                                       trace=Trace(event.correlationid, event.traceparent))
         runtime.extras.get("wake_delivery", lambda: None)()
 
     async def on_item_opened(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, OversightItemOpened)
-        await h.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
+        await public.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
                                     at=data.opened_at, messages=messages, receipts=receipts)
 
     async def on_item_updated(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, OversightItemUpdated)
-        await h.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
+        await public.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
                                     at=data.changed_at, messages=messages, receipts=receipts)
 
     async def on_item_closed(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, OversightItemClosed)
-        await h.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
+        await public.on_oversight_status(concern_id=data.concern_id, item_id=data.item_id, status=data.status,
                                     at=data.closed_at, messages=messages, receipts=receipts)
 
     async def on_staff_updated(event: CloudEvent, data: Any) -> None:

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field
 
-from tongpin.intake import reading
+from tongpin.intake.handlers import aware, business_now, reading
 from tongpin.intake.repository import MessageRepository, ReadingRepository
+from tongpin.intake.schemas.reading import ReadingItemRead, ReadingPage, ReadRead
 from tongpin.shared.auth import Forbidden, Principal, Roles
-from tongpin.shared.events import ChannelKind, Id, ReadingTarget, Severity
+from tongpin.shared.events import Id
 from tongpin.shared.problems import Invalid
 
 router = APIRouter(prefix="/reading", tags=["reading list"])
@@ -27,42 +27,8 @@ def _runtime(request: Request) -> Any:
     return request.app.state.runtime
 
 
-class ReadRead(BaseModel):
-    staff_id: str
-    name: str = ""
-    at: datetime
-
-
-class ReadingItemRead(BaseModel):
-    concern_id: str
-    channel_id: str
-    channel_kind: ChannelKind
-    unit: str | None
-    category: str
-    severity: Severity
-    crisis: bool
-    target: ReadingTarget
-    text: str | None = Field(description="what the person wrote; null once retention has removed it")
-    sent_at: datetime | None
-    received_at: datetime
-    due_at: datetime
-    status: Literal["unread", "read"]
-    overdue: bool = Field(description="unread and past its reading target")
-    reads: list[ReadRead]
-    first_read_at: datetime | None
-    within_target: bool | None
-
-
-class ReadingPage(BaseModel):
-    items: list[ReadingItemRead]
-    total: int
-    limit: int
-    offset: int
-    counts: dict[str, int] = Field(description="unread, overdue and read on the whole list (within the filters)")
-
-
 def _item(entry: dict[str, Any], message: dict[str, Any] | None, *, now: datetime) -> ReadingItemRead:
-    due = reading._aware(entry["due_at"])
+    due = aware(entry["due_at"])
     return ReadingItemRead(
         concern_id=entry["_id"], channel_id=entry["channel_id"], channel_kind=entry["channel_kind"],
         unit=entry.get("unit"), category=entry["category"], severity=entry["severity"], crisis=entry["crisis"],
@@ -100,7 +66,7 @@ async def list_reading(
 ) -> ReadingPage:
     db = _runtime(request).db
     entries, messages = ReadingRepository(db), MessageRepository(db)
-    now = reading.business_now()
+    now = business_now()
     base: dict[str, Any] = {"status": {"$in": ["unread", "read"]}, **_scope(principal, unit)}
     if channel_kind is not None:
         base["channel_kind"] = channel_kind
@@ -131,10 +97,10 @@ async def mark_read(concern_id: ConcernId, request: Request, principal: Reader) 
     if entry is not None and own is not None and entry.get("unit") not in (own, None):
         raise Forbidden("this message belongs to a unit you do not work for")
     updated = await reading.mark_read(
-        reading=ReadingRepository(db), concern_id=concern_id, principal=principal, now=reading.business_now(),
+        reading=ReadingRepository(db), concern_id=concern_id, principal=principal, now=business_now(),
         correlation_id=getattr(request.state, "correlation_id", None),
         traceparent=getattr(request.state, "traceparent", None),
     )
     runtime.notify_outbox()
     message = await MessageRepository(db).get(concern_id)
-    return _item(updated, message, now=reading.business_now())
+    return _item(updated, message, now=business_now())

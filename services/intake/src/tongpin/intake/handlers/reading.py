@@ -6,12 +6,12 @@ times only, so oversight can count how many were read within target without ever
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tongpin.intake.domain.reading import ReadingTargets, needs_reading, within_target
+from tongpin.intake.handlers import aware
 from tongpin.intake.repository import MessageRepository, ReadingRepository
-from tongpin.shared import clock
 from tongpin.shared.auth import Principal
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import ConcernRead, ConcernTriaged, ReadingOverdue, make_event
@@ -22,28 +22,19 @@ from tongpin.shared.problems import Conflict, NotFound
 log = get_logger(__name__)
 
 
-def business_now() -> datetime:
-    """Business time (the runtime's clock): when a message was read, when a target passed."""
-    return clock.now()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 async def record_decision(
     *, reading: ReadingRepository, messages: MessageRepository, targets: ReadingTargets, decision: ConcernTriaged,
 ) -> None:
     """Put a judged message on the reading list, or take its target from a newer decision (an override)."""
-    triaged_at = _aware(decision.triaged_at)
+    triaged_at = aware(decision.triaged_at)
     wanted = needs_reading(channel_kind=decision.channel_kind, dismissed=decision.dismissed)
     existing = await reading.get(decision.concern_id)
     if existing is None:
         if not wanted:
             return
         message = await messages.get(decision.concern_id)
-        received = _aware(message["received_at"]) if message and message.get("received_at") else \
-            _aware(decision.raised_at or decision.triaged_at)
+        received = aware(message["received_at"]) if message and message.get("received_at") else \
+            aware(decision.raised_at or decision.triaged_at)
         due = targets.due(received_at=received, severity=decision.severity, crisis=decision.crisis)
         target = targets.target_name(severity=decision.severity, crisis=decision.crisis)
         document: dict[str, Any] = {
@@ -59,7 +50,7 @@ async def record_decision(
         existing = await reading.get(decision.concern_id)
         if existing is None:
             return
-    if _aware(existing["decided_at"]) >= triaged_at:
+    if aware(existing["decided_at"]) >= triaged_at:
         return  # an older decision arriving late changes nothing
     changes: dict[str, Any] = {"category": decision.category, "severity": decision.severity,
                                "crisis": decision.crisis, "decided_at": triaged_at}
@@ -69,7 +60,7 @@ async def record_decision(
         # Still unread: the target follows the new judgment (raised to crisis: due within minutes).
         changes["status"] = "unread"
         changes["target"] = targets.target_name(severity=decision.severity, crisis=decision.crisis)
-        changes["due_at"] = targets.due(received_at=_aware(existing["received_at"]), severity=decision.severity,
+        changes["due_at"] = targets.due(received_at=aware(existing["received_at"]), severity=decision.severity,
                                         crisis=decision.crisis)
         if changes["due_at"] != existing["due_at"]:
             changes["overdue_notified"] = False
@@ -92,7 +83,7 @@ async def mark_read(
         update: dict[str, Any] = {"$push": {"reads": read}, "$set": {"status": "read"}, "$inc": {"version": 1}}
         events: list[CloudEvent] = []
         if entry["first_read_at"] is None:
-            on_time = within_target(read_at=now, due_at=_aware(entry["due_at"]))
+            on_time = within_target(read_at=now, due_at=aware(entry["due_at"]))
             update["$set"] |= {"first_read_at": now, "first_read_by": principal.subject, "within_target": on_time}
             events.append(make_event(ConcernRead(
                 concern_id=concern_id, channel_kind=entry["channel_kind"], unit=entry.get("unit"),

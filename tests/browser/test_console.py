@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tongpin.shared.codes import COMMITTEE_DECISIONS, REOPEN_REASONS, RESOLUTION_OUTCOMES, TALK_OUTCOMES, CodeList
 from tongpin.shared.testing.services import free_port
 
 from .conftest import ROOT, SERVICE_NAMES, Stack, WebProxy, screenshot, sign_in_with_token
@@ -21,6 +22,20 @@ from .conftest import ROOT, SERVICE_NAMES, Stack, WebProxy, screenshot, sign_in_
 pytestmark = pytest.mark.browser
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">住房困难，结不了婚'
+
+
+def offered(page: Any, name: str) -> list[tuple[str, str]]:
+    """The (value, label) choices a select of the page offers."""
+    return [(o.get_attribute("value") or "", o.inner_text().strip())
+            for o in page.locator(f"main select[name='{name}'] option").all()]
+
+
+def in_zh(codes: CodeList) -> list[tuple[str, str]]:
+    return [(c.code, c.zh) for c in codes.codes]
+
+
+def in_en(codes: CodeList) -> list[tuple[str, str]]:
+    return [(c.code, c.en) for c in codes.codes]
 
 
 # --- the proxy and the static files -----------------------------------------------------------------
@@ -431,11 +446,15 @@ def test_a_political_worker_logs_in_and_takes_a_concern_to_resolved_offline_thro
     assert "2030年1月15日" in page.locator("#talk").inner_text(), "the talk time in Chinese date format"
     screenshot(page, "case-3-talk-scheduled")
 
-    page.get_by_label("约谈结果").select_option("support_arranged")
+    # Outcomes are choices from the closed list, labelled in Chinese; nothing to type.
+    assert page.get_by_label("约谈结果").evaluate("e => e.tagName") == "SELECT"
+    assert offered(page, "outcome_code") == in_zh(TALK_OUTCOMES)
+    page.get_by_label("约谈结果").select_option(label="已安排帮扶")
     page.get_by_label("约谈情况").fill("已与本人面谈，协调周转房。")
     page.get_by_role("button", name="记录约谈").click()
     page.wait_for_selector("main[data-page='case'][aria-busy='false'] [data-state='talk_held']")
     assert page.locator("tr[data-status='held']").count() == 1
+    assert "已安排帮扶" in page.locator("tr[data-status='held']").inner_text()
     # The talk's account is kept as a sealed note the worker's group can open.
     page.locator("#notes .note button").first.click()
     page.wait_for_selector("#notes .note .msg-text:text('协调周转房')")
@@ -443,14 +462,33 @@ def test_a_political_worker_logs_in_and_takes_a_concern_to_resolved_offline_thro
 
     assert page.get_by_label("办结方式").input_value() == "resolved_offline"
     page.get_by_label("办结方式").select_option("resolved_offline")
+    assert offered(page, "outcome_code") == in_zh(RESOLUTION_OUTCOMES)
+    page.get_by_label("办结结果").select_option("difficulty_resolved")
     page.get_by_role("button", name="办结个案").click()
     page.wait_for_selector("main[data-page='case'][aria-busy='false'] [data-state='resolved']")
     assert "线下解决" in page.locator(".facts").inner_text()
+    assert "困难已解决" in page.locator(".facts").inner_text()
     screenshot(page, "case-5-resolved-offline")
     with stack.api("counselling") as client:
         doc = client.get(f"/cases/{case_id}", headers={"Authorization": f"Bearer {coordinator}"}).json()
     assert doc["state"] == "resolved" and doc["resolution_method"] == "resolved_offline"
+    assert doc["outcome_code"] == "difficulty_resolved"
+    assert doc["talks"][0]["outcome_code"] == "support_arranged"
     assert doc["dialogue"][0]["staff_id"] == staff_id
+
+    # In English the same lists carry their English labels.
+    page.get_by_label("语言").select_option("en")
+    page.wait_for_selector("main[data-page='case'][aria-busy='false'] #reopen-form")
+    assert "Difficulty resolved" in page.locator(".facts").inner_text()
+    assert "Support arranged" in page.locator("tr[data-status='held']").inner_text()
+    assert offered(page, "reason_code") == in_en(REOPEN_REASONS)
+    page.get_by_label("Reason for reopening").select_option(label="Measures not carried out")
+    screenshot(page, "case-6-reopen-reasons-en")
+    page.get_by_role("button", name="Reopen case").click()
+    page.wait_for_selector("main[data-page='case'][aria-busy='false'] [data-state='reopened']")
+    with stack.api("counselling") as client:
+        doc = client.get(f"/cases/{case_id}", headers={"Authorization": f"Bearer {coordinator}"}).json()
+    assert doc["state"] == "reopened" and doc["reopen_reason_code"] == "measure_not_carried_out"
     assert not page.problems, page.problems
 
 
@@ -490,7 +528,9 @@ def test_a_committee_member_records_a_decision(stack: Stack, page: Any) -> None:
     screenshot(popup, "committee-material-printable")
     popup.close()
 
-    card.get_by_label("决定代码").fill("approve_flexible_hours")
+    assert [(o.get_attribute("value"), o.inner_text().strip())
+            for o in card.locator("select[name='decision_code'] option").all()] == in_zh(COMMITTEE_DECISIONS)
+    card.get_by_label("党委决定").select_option(label="调整岗位或工作量")
     card.get_by_label("决定内容").fill("同意三个月弹性工作，由政治处落实。")
     card.get_by_label("落实期限").fill("2030-06-30")
     card.get_by_role("button", name="记录决定").click()
@@ -500,16 +540,17 @@ def test_a_committee_member_records_a_decision(stack: Stack, page: Any) -> None:
     page.get_by_label("显示").select_option("decided")
     page.wait_for_selector(f"main[data-page='committee'][aria-busy='false'] article[data-escalation='{escalation_id}']")
     decided = page.locator(f"article[data-escalation='{escalation_id}']")
-    assert "approve_flexible_hours" in decided.inner_text() and "2030年6月30日" in decided.inner_text()
+    assert "调整岗位或工作量" in decided.inner_text() and "2030年6月30日" in decided.inner_text()
     screenshot(page, "committee-decided")
     page.get_by_label("语言").select_option("en")
     page.wait_for_selector("main[data-page='committee'][aria-busy='false'] h1:text('Committee board')")
-    assert "Jun 30, 2030" in page.locator(f"article[data-escalation='{escalation_id}']").inner_text()
+    decided_en = page.locator(f"article[data-escalation='{escalation_id}']").inner_text()
+    assert "Jun 30, 2030" in decided_en and "Post or workload adjusted" in decided_en
     screenshot(page, "committee-decided-en")
     with stack.api("counselling") as client:
         doc = client.get(f"/escalations/{escalation_id}",
                          headers={"Authorization": f"Bearer {stack.token('committee_member')}"}).json()
-    assert doc["decision_code"] == "approve_flexible_hours" and doc["status"] == "decided"
+    assert doc["decision_code"] == "post_adjusted" and doc["status"] == "decided"
     assert not page.problems, page.problems
 
 

@@ -68,5 +68,3 @@ export const CATEGORIES = [
 export const SEVERITIES = ["critical", "high", "medium", "low"];
 export const CHANNELS = ["officers", "families", "supervision"];
 export const METHODS = ["answered_online", "resolved_offline", "by_committee"];
-export const TALK_OUTCOMES = ["talk_completed", "support_arranged", "follow_up_needed", "referred"];
-export const RESOLUTION_OUTCOMES = ["problem_solved", "explained", "support_arranged", "referred", "no_action_needed"];

@@ -3,13 +3,15 @@
 // Endpoints (counselling): GET /cases/{id} (CaseRead: concerns, dialogue, talks, pending_talk_id, version),
 // POST /cases/{id}/replies (ReplyCreated {case}), POST /cases/{id}/talks, POST /cases/{id}/talks/{talk_id}/held,
 // POST /cases/{id}/talks/{talk_id}/cancel, GET|POST /cases/{id}/notes, GET /cases/{id}/notes/{note_id},
-// POST /cases/{id}/escalations, POST /cases/{id}/resolve. Every mutation carries the case version read.
+// POST /cases/{id}/escalations, POST /cases/{id}/resolve, POST /cases/{id}/reopen. Every mutation carries the case
+// version read. Outcome and reason codes are chosen from counselling's closed lists (GET /codes, codes.js).
 import { api, hasRole } from "../api.js";
+import { codeLabel, codeSelect, loadCodes } from "../codes.js";
 import { field, h, replace, select } from "../dom.js";
 import { formatDateTime, label, t } from "../i18n.js";
 import { CASE_ROLES } from "../routes.js";
 import {
-  METHODS, RESOLUTION_OUTCOMES, TALK_OUTCOMES, facts, onSubmit, section, severityBadge, table,
+  METHODS, facts, onSubmit, section, severityBadge, table,
 } from "../widgets.js";
 
 // What counselling allows from each state (services/counselling/.../domain/case.py); the service decides.
@@ -29,7 +31,10 @@ function caseFacts(doc) {
     [t("case.due"), h("span", { class: doc.overdue ? "overdue-text" : "" }, formatDateTime(doc.resolution_due),
       doc.overdue ? ` · ${t("committee.overdue")}` : "")],
     doc.resolution_method ? [t("case.resolveMethod"), label("method", doc.resolution_method)] : null,
-    doc.decision_code ? [t("committee.decisionCode"), doc.decision_code] : null,
+    doc.outcome_code ? [t("case.resolveOutcome"), codeLabel("resolution_outcome", doc.outcome_code)] : null,
+    doc.decision_code ? [t("committee.decisionCode"), codeLabel("committee_decision", doc.decision_code)] : null,
+    doc.reopen_count && doc.reopen_reason_code
+      ? [t("case.reopenReason"), codeLabel("reopen_reason", doc.reopen_reason_code)] : null,
   ]);
 }
 
@@ -55,7 +60,10 @@ function talkTable(talks) {
     { title: t("case.talkPlace"), cell: (k) => h("span", {}, k.place) },
     { title: t("case.talkParticipants"), cell: (k) => (k.participants || []).join(t("common.listSep")) || t("common.none") },
     { title: t("case.state"), cell: (k) => label("talkStatus", k.status) },
-    { title: t("case.talkOutcome"), cell: (k) => label("talkOutcome", k.outcome_code) },
+    {
+      title: t("case.talkOutcome"),
+      cell: (k) => (k.outcome_code ? codeLabel("talk_outcome", k.outcome_code) : t("common.none")),
+    },
   ], talks, { rowAttrs: (k) => ({ dataset: { talk: k.talk_id, status: k.status } }) });
 }
 
@@ -70,6 +78,7 @@ export async function render(view, ctx) {
   const caseId = ctx.params[0];
   const base = `/cases/${encodeURIComponent(caseId)}`;
   let doc = await api("counselling", base);
+  await loadCodes();
   const mayNote = hasRole(...CASE_ROLES);
 
   function opts() {
@@ -104,12 +113,14 @@ export async function render(view, ctx) {
   }
 
   function heldForm(talkId) {
-    const outcome = select("outcome_code", TALK_OUTCOMES.map((o) => [o, label("talkOutcome", o)]));
+    const outcome = codeSelect("talk_outcome", "outcome_code");
+    const cancelReason = codeSelect("talk_cancel_reason", "reason_code", { blank: t("case.talkCancelNoReason") });
     const cancel = h("button", { type: "button", class: "secondary" }, t("case.talkCancel"));
     const form = onSubmit(h("form", { class: "stack", id: "talk-held" },
       h("p", { class: "hint" }, t("case.talkPending", { when: formatDateTime(doc.pending_talk_for) })),
       field(t("case.talkOutcome"), outcome),
       field(t("case.talkSummary"), h("textarea", { name: "summary", rows: 3, maxlength: 5000 }), t("case.talkSummaryHint")),
+      field(t("case.talkCancelReason"), cancelReason),
       h("div", { class: "actions" }, h("button", { type: "submit" }, t("case.talkRecord")), cancel)), async (f) => {
       const summary = f.elements.summary.value.trim();
       doc = await mutate(`/talks/${encodeURIComponent(talkId)}/held`, { outcome_code: outcome.value });
@@ -122,7 +133,8 @@ export async function render(view, ctx) {
     cancel.addEventListener("click", async () => {
       ctx.clearError();
       try {
-        doc = await mutate(`/talks/${encodeURIComponent(talkId)}/cancel`, {});
+        doc = await mutate(`/talks/${encodeURIComponent(talkId)}/cancel`,
+          cancelReason.value ? { reason_code: cancelReason.value } : {});
         ctx.showNotice(t("case.talkCancelled"));
         await draw();
       } catch (error) {
@@ -194,7 +206,7 @@ export async function render(view, ctx) {
     if (doc.state === "talk_held") method.value = "resolved_offline";
     else if (doc.state === "decided") method.value = "by_committee";
     else method.value = "answered_online";
-    const outcome = select("outcome_code", RESOLUTION_OUTCOMES.map((o) => [o, label("outcome", o)]));
+    const outcome = codeSelect("resolution_outcome", "outcome_code");
     return onSubmit(h("form", { class: "stack", id: "resolve-form" },
       field(t("case.resolveMethod"), method),
       field(t("case.resolveOutcome"), outcome),
@@ -205,9 +217,11 @@ export async function render(view, ctx) {
   }
 
   function reopenForm() {
+    const reason = codeSelect("reopen_reason", "reason_code");
     return onSubmit(h("form", { class: "stack", id: "reopen-form" },
+      field(t("case.reopenReason"), reason),
       h("button", { type: "submit", class: "secondary" }, t("case.reopen"))), async () => {
-      doc = await mutate("/reopen", { reason_code: "problem_returned" });
+      doc = await mutate("/reopen", { reason_code: reason.value });
       return t("case.reopened");
     }, opts());
   }

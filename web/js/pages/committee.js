@@ -3,8 +3,10 @@
 // Endpoints (counselling): GET /escalations?status= (EscalationPage of EscalationItem),
 // GET /escalations/{id} (EscalationRead: material, decision), GET /escalations/{id}/material.html (bearer
 // token, so fetched and opened as a Blob URL, never a token in a URL), POST /escalations/{id}/decision
-// (DecisionCreate), POST /escalations/{id}/done. Mutations carry the case version (case_version).
+// (DecisionCreate, its decision_code from the committee_decision list of GET /codes), POST /escalations/{id}/done.
+// Mutations carry the case version (case_version).
 import { api, hasRole, items } from "../api.js";
+import { codeLabel, codeSelect, loadCodes } from "../codes.js";
 import { field, h, replace, select } from "../dom.js";
 import { formatDate, formatDateTime, label, locale, t } from "../i18n.js";
 import { facts, onSubmit, severityBadge } from "../widgets.js";
@@ -39,9 +41,7 @@ async function openPrintable(id, ctx) {
 function decisionForm(item, ctx, reload) {
   const actorKind = select("actor_kind", [["body", t("committee.actorBody")], ["staff", t("committee.actorStaff")]]);
   const form = h("form", { class: "stack decision-form" },
-    field(t("committee.decisionCode"), h("input", {
-      name: "decision_code", required: true, maxlength: 64, pattern: "[a-z][a-z0-9_]{0,63}", autocomplete: "off",
-    }), t("committee.decisionCodeHint")),
+    field(t("committee.decisionCode"), codeSelect("committee_decision", "decision_code")),
     field(t("committee.decisionText"), h("textarea", { name: "decided", required: true, rows: 3, maxlength: 2000 })),
     field(t("committee.actorKind"), actorKind),
     field(t("committee.actorId"), h("input", {
@@ -51,7 +51,7 @@ function decisionForm(item, ctx, reload) {
     h("button", { type: "submit" }, t("committee.record")));
   return onSubmit(form, async (f) => {
     const body = {
-      decision_code: f.elements.decision_code.value.trim(), decided: f.elements.decided.value,
+      decision_code: f.elements.decision_code.value, decided: f.elements.decided.value,
       actor_kind: actorKind.value, actor_id: f.elements.actor_id.value.trim(), version: item.case_version,
     };
     if (f.elements.due_by.value) body.due_by = new Date(`${f.elements.due_by.value}T23:59:59`).toISOString();
@@ -86,7 +86,9 @@ function card(item, full, ctx, reload) {
       [t("case.category"), label("category", item.category)],
       [t("case.severity"), severityBadge(item.severity)],
       [t("committee.escalatedAt"), formatDateTime(item.prepared_at)],
-      item.decision_code ? [t("committee.decisionCode"), h("code", {}, item.decision_code)] : null,
+      item.decision_code ? [t("committee.decisionCode"),
+        h("span", { class: "decision-code", dataset: { code: item.decision_code } },
+          codeLabel("committee_decision", item.decision_code))] : null,
       item.due_by ? [t("committee.dueBy"), formatDate(item.due_by)] : null,
       item.done_at ? [t("committee.doneAt"), formatDateTime(item.done_at)] : null,
     ]),
@@ -106,6 +108,7 @@ export async function render(view, ctx) {
   replace(view, h("h1", {}, t("committee.title")), h("p", {}, t("committee.intro")),
     h("div", { class: "filters" }, field(t("committee.show"), status)), body);
   async function load() {
+    await loadCodes();
     const list = items(await api("counselling", "/escalations", { query: { status: status.value, limit: 200 } }));
     // Overdue first, then oldest first (the board's own order).
     list.sort((a, b) => Number(b.decision_overdue) - Number(a.decision_overdue));

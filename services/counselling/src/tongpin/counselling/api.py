@@ -26,6 +26,9 @@ from tongpin.counselling.schemas import (
     CasePage,
     CaseRead,
     CaseSummary,
+    CodeListRead,
+    CodeListsRead,
+    CodeRead,
     ConcernRead,
     DecisionCreate,
     DecisionDone,
@@ -56,7 +59,8 @@ from tongpin.counselling.schemas import (
     TokenRead,
 )
 from tongpin.shared import clock
-from tongpin.shared.auth import STAFF_ROLES, Principal, Public, Roles
+from tongpin.shared.auth import ALL_ROLES, STAFF_ROLES, Principal, Public, Roles
+from tongpin.shared.codes import CODE_LISTS
 from tongpin.shared.edge import MAX_OFFSET, MAX_VERSION
 from tongpin.shared.events import Id
 from tongpin.shared.problems import Invalid, NotFound
@@ -79,6 +83,7 @@ Broadcaster = Annotated[Principal, Depends(Roles("committee_member", "centre_coo
 GlassBreaker = Annotated[Principal, Depends(Roles(*sorted(BREAK_GLASS_ROLES)))]
 FigureReader = Annotated[Principal, Depends(Roles("auditor", "committee_member", "centre_coordinator", "admin"))]
 AnyStaff = Annotated[Principal, Depends(Roles(*STAFF_ROLES))]
+AnyCaller = Annotated[Principal, Depends(Roles(*ALL_ROLES))]
 Open = Annotated[None, Depends(Public())]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the case version read")]
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -174,6 +179,17 @@ async def jwks(request: Request, response: Response, _: Open) -> dict[str, Any]:
 async def me(principal: AnyStaff) -> MeRead:
     """Who the bearer token says the caller is."""
     return MeRead(staff_id=principal.subject, roles=sorted(principal.roles), name=principal.name, kind=principal.kind)
+
+
+@router.get("/codes", response_model=CodeListsRead, tags=["codes"])
+async def code_lists(response: Response, _: AnyCaller) -> CodeListsRead:
+    """The closed lists of outcome, decision and reason codes, with Chinese and English labels."""
+    response.headers["cache-control"] = "private, max-age=300"
+    return CodeListsRead(lists=[
+        CodeListRead(name=c.name, zh=c.zh, en=c.en, fields=list(c.fields),
+                     codes=[CodeRead(code=x.code, zh=x.zh, en=x.en) for x in c.codes])
+        for c in CODE_LISTS
+    ])
 
 
 # --- staff directory -------------------------------------------------------------------------------------

@@ -174,6 +174,7 @@ class CaseSummary(BaseModel):
     decision_code: str | None = None
     decision_due_by: datetime | None = None
     reopen_count: int = 0
+    reopen_reason_code: str | None = None
     overdue: bool = False
 
 
@@ -417,3 +418,25 @@ class NotificationPage(BaseModel):
     unread: int | None = None
     limit: int
     offset: int
+
+
+# --- closed code lists --------------------------------------------------------------------------------------
+
+
+class CodeRead(BaseModel):
+    code: str
+    zh: str
+    en: str
+
+
+class CodeListRead(BaseModel):
+    name: str = Field(description="the list: talk_outcome, resolution_outcome, committee_decision, reopen_reason, "
+                                  "talk_cancel_reason")
+    zh: str
+    en: str
+    fields: list[str] = Field(description="the event and request fields that take a code of this list")
+    codes: list[CodeRead]
+
+
+class CodeListsRead(BaseModel):
+    lists: list[CodeListRead]

@@ -468,7 +468,7 @@ class Player:
         talk_id = case.get("pending_talk_id")
         if not talk_id:
             return
-        outcome = "conduct_talk_held" if message.plan == "oversight" else "difficulty_resolved"
+        outcome = "conduct_addressed" if message.plan == "oversight" else "difficulty_resolved"
         await self._step(await self._worker(message), case_id, f"/cases/{case_id}/talks/{talk_id}/held",
                          {"outcome_code": outcome})
 
@@ -504,7 +504,7 @@ class Player:
         """The committee decides, and names who carries it out by when."""
         housing = message.story == "housing"
         await self._committee_step(message, "decision", {
-            "decision_code": "lend_idle_flat" if housing else "hardship_support",
+            "decision_code": "housing_arranged" if housing else "hardship_aid",
             "decided": "将局内闲置空房暂时安排给该民警结婚使用。" if housing
             else "由工会发放困难救助，队伍管理中心跟进落实。",
             "actor_kind": "body", "actor_id": "team_management_centre",
@@ -520,8 +520,7 @@ class Player:
             return
         method = message.plan if message.plan != "oversight" else self.plan.params.oversight_case_method
         outcome = {"answered_online": "question_answered", "resolved_offline": "difficulty_resolved",
-                   "by_committee": "idle_flat_lent" if message.story == "housing" else "hardship_aid"}.get(
-            str(method), "conduct_corrected")
+                   "by_committee": "committee_decision_carried_out"}.get(str(method), "conduct_corrected")
         if message.plan == "oversight":
             outcome = "conduct_corrected"
         await self._step(await self._worker(message), case_id, f"/cases/{case_id}/resolve",

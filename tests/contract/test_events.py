@@ -72,3 +72,28 @@ def test_asyncapi_document_is_current():
     assert checked_in == json.loads(json.dumps(asyncapi.document())), "run `make asyncapi` and commit the result"
     assert set(checked_in["components"]["messages"]) == {k.replace(".", "_") for k in CATALOGUE}
     assert checked_in["asyncapi"].startswith("3.")
+
+
+def test_outcome_decision_and_reason_codes_are_closed_lists_with_labels():
+    """Every *_code field of an event is an enum from codes.py, never a pattern free words can match."""
+    from typing import get_args
+
+    from tongpin.shared.codes import CODE_LISTS, TYPED_LISTS
+
+    listed = {c.values() for c in CODE_LISTS}
+    code_fields = []
+    for key, model in CATALOGUE.items():
+        schema = model.model_json_schema()
+        for path, leaf in string_leaves(schema, schema.get("$defs", {})):
+            if path.endswith("_code"):
+                code_fields.append(f"{key}{path}")
+                assert "pattern" not in leaf and tuple(leaf.get("enum", ())) in listed, (key, path, leaf)
+    assert sorted(code_fields) == [
+        "case.reopened.v1.reason_code", "case.resolved.v1.outcome_code", "escalation.decided.v1.decision_code",
+        "talk.held.v1.outcome_code",
+    ]
+    for code_list, literal in TYPED_LISTS:
+        assert get_args(literal) == code_list.values(), code_list.name
+        for label in code_list.codes:
+            assert label.zh.strip() and label.en.strip() and label.zh != label.en, label
+        assert len(set(code_list.values())) == len(code_list.codes), code_list.name

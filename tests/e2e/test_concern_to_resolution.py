@@ -87,16 +87,16 @@ async def test_concern_from_intake_is_resolved_offline_through_the_counselling_a
         talk_id = scheduled.json()["pending_talk_id"]
         await event_capture.wait_for_type("talk.scheduled")
         held = await staff_api.post(f"/cases/{case_id}/talks/{talk_id}/held", headers=as_worker, json={
-            "outcome_code": "housing_plan_agreed", "version": scheduled.json()["version"]})
+            "outcome_code": "plan_agreed", "version": scheduled.json()["version"]})
         assert held.status_code == 200, held.text
         await event_capture.wait_for_type("talk.held")
         resolved = await staff_api.post(f"/cases/{case_id}/resolve", headers=as_worker, json={
-            "method": "resolved_offline", "outcome_code": "flat_arranged", "version": held.json()["version"]})
+            "method": "resolved_offline", "outcome_code": "support_provided", "version": held.json()["version"]})
         assert resolved.status_code == 200, resolved.text
 
         event = (await event_capture.wait_for_type("case.resolved", timeout=15))[0]
         assert event.data["case_id"] == case_id and event.data["concern_ids"] == [concern_id]
-        assert event.data["method"] == "resolved_offline" and event.data["outcome_code"] == "flat_arranged"
+        assert event.data["method"] == "resolved_offline" and event.data["outcome_code"] == "support_provided"
         assert event.data["first_response_at"] is not None
         triaged = event_capture.of_type("concern.triaged")[0].data
         assert event.data["category"] in (triaged["category"], event.data["category"])

@@ -63,7 +63,7 @@ async def test_canary_in_concern_reply_and_sealed_note_never_reaches_oversight(
                                         json={"text": f"谈话记录：情绪低落，需跟进。{canary}"})
             assert note.status_code == 201, note.text
             resolved = await staff_api.post(f"/cases/{case_id}/resolve", headers=worker, json={
-                "method": "answered_online", "outcome_code": "leave_arranged",
+                "method": "answered_online", "outcome_code": "support_provided",
                 "version": reply.json()["case"]["version"]})
             assert resolved.status_code == 200, resolved.text
 

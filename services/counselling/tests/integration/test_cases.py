@@ -132,7 +132,7 @@ async def test_illegal_transition_is_409_and_changes_nothing(counselling, event_
     worker = await counselling.member("political_worker")
     response = await counselling.client.post(
         f"/cases/{case_id}/resolve", headers=worker,
-        json={"method": "resolved_offline", "outcome_code": "fixed", "version": case["version"]})
+        json={"method": "resolved_offline", "outcome_code": "difficulty_resolved", "version": case["version"]})
     assert response.status_code == 409 and "resolve" in response.json()["detail"]
     assert (await counselling.case(case_id))["version"] == case["version"]
     bad = await counselling.client.post(
@@ -168,9 +168,9 @@ async def test_answered_online_resolution_publishes_targets_met_then_reopen_and_
     assert feedback.status_code == 200 and feedback.json()["feedback"][0]["comment"] == "谢谢，问题解决了👍"
     reopened = await counselling.client.post(
         f"/cases/{case_id}/reopen", headers=worker,
-        json={"reason_code": "problem_returned", "version": feedback.json()["version"]})
+        json={"reason_code": "problem_recurred", "version": feedback.json()["version"]})
     assert reopened.status_code == 200 and reopened.json()["state"] == "reopened"
-    assert (await event_capture.wait_for_type("case.reopened"))[0].data["reason_code"] == "problem_returned"
+    assert (await event_capture.wait_for_type("case.reopened"))[0].data["reason_code"] == "problem_recurred"
 
 
 async def test_coordinator_reassigns_and_the_new_assignee_hears(counselling, event_capture):

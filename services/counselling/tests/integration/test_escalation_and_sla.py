@@ -101,23 +101,23 @@ async def test_escalation_material_board_decision_and_committee_resolution(couns
 
     case = await counselling.case(case_id)
     not_committee = await counselling.client.post(f"/escalations/{escalation_id}/decision", headers=as_worker, json={
-        "decision_code": "lend_flat", "decided": "借用闲置周转房一套", "actor_kind": "body",
+        "decision_code": "housing_arranged", "decided": "借用闲置周转房一套", "actor_kind": "body",
         "actor_id": "logistics_office", "version": case["version"]})
     assert not_committee.status_code == 403
     past_due = await counselling.client.post(
         f"/escalations/{escalation_id}/decision", headers=counselling.as_("committee_member", sub=member["staff_id"]),
-        json={"decision_code": "lend_flat", "decided": "借用闲置周转房一套", "actor_kind": "body",
+        json={"decision_code": "housing_arranged", "decided": "借用闲置周转房一套", "actor_kind": "body",
               "actor_id": "logistics_office", "due_by": "2020-01-01T00:00:00+08:00", "version": case["version"]})
     assert past_due.status_code == 422 and past_due.json()["errors"][0]["field"] == "due_by"
     due_by = datetime.now(UTC) + timedelta(days=10)
     decided = await counselling.client.post(
         f"/escalations/{escalation_id}/decision", headers=counselling.as_("committee_member", sub=member["staff_id"]),
-        json={"decision_code": "lend_flat", "decided": "借用闲置周转房一套，由后勤科办理", "actor_kind": "staff",
+        json={"decision_code": "housing_arranged", "decided": "借用闲置周转房一套，由后勤科办理", "actor_kind": "staff",
               "actor_id": worker["staff_id"], "due_by": due_by.isoformat(), "version": case["version"]})
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] == "decided" and decided.json()["decision"]["decided_by"] == member["staff_id"]
     event = (await event_capture.wait_for_type("escalation.decided"))[0].data
-    assert event["decision_code"] == "lend_flat" and event["case_id"] == case_id
+    assert event["decision_code"] == "housing_arranged" and event["case_id"] == case_id
     printed = await counselling.client.get(f"/escalations/{escalation_id}/material.html?lang=en",
                                            headers=as_worker)
     assert "Committee decision" in printed.text and "借用闲置周转房一套，由后勤科办理" in printed.text
@@ -137,7 +137,7 @@ async def test_escalation_material_board_decision_and_committee_resolution(couns
     assert done.status_code == 200 and done.json()["status"] == "done" and not done.json()["decision_overdue"]
     case = await counselling.case(case_id)
     resolved = await counselling.client.post(f"/cases/{case_id}/resolve", headers=as_worker, json={
-        "method": "by_committee", "outcome_code": "flat_lent", "version": case["version"]})
+        "method": "by_committee", "outcome_code": "committee_decision_carried_out", "version": case["version"]})
     assert resolved.status_code == 200, resolved.text
     event = (await event_capture.wait_for_type("case.resolved"))[0].data
     assert event["method"] == "by_committee" and event["concern_ids"] == [concern_id]

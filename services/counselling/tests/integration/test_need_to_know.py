@@ -37,7 +37,7 @@ async def test_a_political_worker_cannot_read_reply_to_or_resolve_a_psychologist
         reply = await counselling.client.post(f"/cases/{case_id}/replies", headers=worker,
                                               json={"text": "我来回复", "version": case["version"]})
         resolve = await counselling.client.post(f"/cases/{case_id}/resolve", headers=worker, json={
-            "method": "answered_online", "outcome_code": "answered", "version": case["version"]})
+            "method": "answered_online", "outcome_code": "question_answered", "version": case["version"]})
         notes = await counselling.client.get(f"/cases/{case_id}/notes", headers=worker)
         talk = await counselling.client.post(f"/cases/{case_id}/talks", headers=worker, json={
             "scheduled_for": "2099-01-01T08:00:00+08:00", "place": "谈心室", "version": case["version"]})

@@ -64,28 +64,28 @@ async def test_talk_lifecycle_with_reminders_and_offline_resolution(counselling,
 
     case = await counselling.case(case_id)
     cancelled = await counselling.client.post(f"/cases/{case_id}/talks/{talk_id}/cancel", headers=as_worker,
-                                              json={"reason_code": "officer_on_duty", "version": case["version"]})
+                                              json={"reason_code": "duty_clash", "version": case["version"]})
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "open"
     assert cancelled.json()["talks"][0]["status"] == "cancelled"
     early_resolve = await counselling.client.post(f"/cases/{case_id}/resolve", headers=as_worker, json={
-        "method": "resolved_offline", "outcome_code": "transfer_agreed", "version": cancelled.json()["version"]})
+        "method": "resolved_offline", "outcome_code": "difficulty_resolved", "version": cancelled.json()["version"]})
     assert early_resolve.status_code == 409
 
     second = await counselling.client.post(f"/cases/{case_id}/talks", headers=as_worker, json={
         "scheduled_for": when.isoformat(), "place": "谈心室", "version": cancelled.json()["version"]})
     second_id = second.json()["pending_talk_id"]
     wrong = await counselling.client.post(f"/cases/{case_id}/talks/{talk_id}/held", headers=as_worker,
-                                          json={"outcome_code": "agreed", "version": second.json()["version"]})
+                                          json={"outcome_code": "plan_agreed", "version": second.json()["version"]})
     assert wrong.status_code == 409
     held = await counselling.client.post(f"/cases/{case_id}/talks/{second_id}/held", headers=as_worker,
-                                         json={"outcome_code": "transfer_agreed", "version": second.json()["version"]})
+                                         json={"outcome_code": "plan_agreed", "version": second.json()["version"]})
     assert held.status_code == 200 and held.json()["state"] == "talk_held"
-    assert (await event_capture.wait_for_type("talk.held"))[0].data["outcome_code"] == "transfer_agreed"
+    assert (await event_capture.wait_for_type("talk.held"))[0].data["outcome_code"] == "plan_agreed"
     resolved = await counselling.client.post(f"/cases/{case_id}/resolve", headers=as_worker, json={
-        "method": "resolved_offline", "outcome_code": "transfer_agreed", "version": held.json()["version"]})
+        "method": "resolved_offline", "outcome_code": "difficulty_resolved", "version": held.json()["version"]})
     assert resolved.status_code == 200 and resolved.json()["resolution_method"] == "resolved_offline"
     event = (await event_capture.wait_for_type("case.resolved"))[0].data
     assert event["method"] == "resolved_offline" and event["first_response_met"] is None
     unknown = await counselling.client.post(f"/cases/{case_id}/talks/talk-nope/held", headers=as_worker,
-                                            json={"outcome_code": "x", "version": resolved.json()["version"]})
+                                            json={"outcome_code": "plan_agreed", "version": resolved.json()["version"]})
     assert unknown.status_code == 404

@@ -55,7 +55,7 @@ async def test_case_events_name_the_unit_and_happen_on_the_simulated_day(counsel
         talk = await step("talk.scheduled", "POST", f"/cases/{case_id}/talks", {
             "scheduled_for": (clock.now() + timedelta(days=3)).isoformat(), "place": "政工室"}, days=1)
         await step("talk.held", "POST", f"/cases/{case_id}/talks/{talk['pending_talk_id']}/held",
-                   {"outcome_code": "leave_arranged"}, days=3)
+                   {"outcome_code": "support_arranged"}, days=3)
         escalated = await step("case.escalated", "POST", f"/cases/{case_id}/escalations", {
             "subject": "民警请假困难", "background": "老人住院", "actions_taken": "已谈话",
             "decision_requested": "请党委研究"}, days=2)
@@ -68,8 +68,8 @@ async def test_case_events_name_the_unit_and_happen_on_the_simulated_day(counsel
             "due_by": (clock.now() + timedelta(days=30)).isoformat(), "version": board["case_version"]})
         assert decided.status_code == 200, decided.text
         await step("case.resolved", "POST", f"/cases/{case_id}/resolve",
-                   {"method": "by_committee", "outcome_code": "leave_granted"}, days=1)
-        await step("case.reopened", "POST", f"/cases/{case_id}/reopen", {"reason_code": "came_back"}, days=20)
+                   {"method": "by_committee", "outcome_code": "committee_decision_carried_out"}, days=1)
+        await step("case.reopened", "POST", f"/cases/{case_id}/reopen", {"reason_code": "problem_recurred"}, days=20)
 
         for event_type, field in COUNTED.items():
             (event,) = {e.id: e for e in await event_capture.wait_for_type(event_type)}.values()

@@ -53,13 +53,13 @@ def case_in(state: CaseState) -> Case:
     if state in ("talk_scheduled", "talk_held"):
         case.schedule_talk(talk_id="t1", at=at(2), scheduled_for=at(60))
     if state == "talk_held":
-        case.record_talk_held(talk_id="t1", outcome_code="agreed_plan", at=at(61))
+        case.record_talk_held(talk_id="t1", outcome_code="plan_agreed", at=at(61))
     if state in ("escalated", "decided"):
         case.escalate(escalation_id="e1", at=at(3))
     if state == "decided":
-        case.record_decision(escalation_id="e1", decision_code="lend_flat", due_by=at(10_000), at=at(4))
+        case.record_decision(escalation_id="e1", decision_code="housing_arranged", due_by=at(10_000), at=at(4))
     if state in ("resolved", "reopened"):
-        case.resolve(method="answered_online", outcome_code="explained_policy", at=at(5))
+        case.resolve(method="answered_online", outcome_code="policy_explained", at=at(5))
     if state == "reopened":
         case.reopen(reason_code="problem_recurred", at=at(6))
     assert case.state == state
@@ -73,16 +73,17 @@ ACTIONS: dict[str, Callable[[Case], None]] = {
     "schedule_talk": lambda c: c.schedule_talk(talk_id="t9", at=at(100), scheduled_for=at(200)),
     "cancel_talk": lambda c: c.cancel_talk(talk_id=c.pending_talk_id or "t1", at=at(100)),
     "record_talk_held": lambda c: c.record_talk_held(
-        talk_id=c.pending_talk_id or "t1", outcome_code="settled", at=at(100)
+        talk_id=c.pending_talk_id or "t1", outcome_code="difficulty_resolved", at=at(100)
     ),
     "escalate": lambda c: c.escalate(escalation_id="e9", at=at(100)),
     "record_decision": lambda c: c.record_decision(
-        escalation_id=c.escalation_id or "e1", decision_code="approve", due_by=None, at=at(100)
+        escalation_id=c.escalation_id or "e1", decision_code="request_approved", due_by=None, at=at(100)
     ),
-    "resolve_online": lambda c: c.resolve(method="answered_online", outcome_code="ok", at=at(100)),
-    "resolve_offline": lambda c: c.resolve(method="resolved_offline", outcome_code="ok", at=at(100)),
-    "resolve_committee": lambda c: c.resolve(method="by_committee", outcome_code="ok", at=at(100)),
-    "reopen": lambda c: c.reopen(reason_code="again", at=at(100)),
+    "resolve_online": lambda c: c.resolve(method="answered_online", outcome_code="question_answered", at=at(100)),
+    "resolve_offline": lambda c: c.resolve(method="resolved_offline", outcome_code="difficulty_resolved", at=at(100)),
+    "resolve_committee": lambda c: c.resolve(
+        method="by_committee", outcome_code="committee_decision_carried_out", at=at(100)),
+    "reopen": lambda c: c.reopen(reason_code="problem_recurred", at=at(100)),
 }
 
 # state -> {action: state after}; every pair not listed must be refused.
@@ -164,11 +165,11 @@ def test_the_source_story_path_records_each_event_in_order() -> None:
     case.assign(assignee_id="pw-1", assignee_role="political_worker", by=None, at=at(1))
     case.record_reply(at=at(5))
     case.schedule_talk(talk_id="t1", at=at(6), scheduled_for=at(1440))
-    case.record_talk_held(talk_id="t1", outcome_code="beyond_staff", at=at(1441))
+    case.record_talk_held(talk_id="t1", outcome_code="needs_committee", at=at(1441))
     case.escalate(escalation_id="e1", at=at(1500))
     due = at(20_000)
-    case.record_decision(escalation_id="e1", decision_code="lend_idle_flat", due_by=due, at=at(3000))
-    case.resolve(method="by_committee", outcome_code="housing_provided", at=at(9000))
+    case.record_decision(escalation_id="e1", decision_code="housing_arranged", due_by=due, at=at(3000))
+    case.resolve(method="by_committee", outcome_code="committee_decision_carried_out", at=at(9000))
     events = case.pull_events()
     assert events[1:] == [
         CaseAssigned(
@@ -177,19 +178,22 @@ def test_the_source_story_path_records_each_event_in_order() -> None:
         ),
         ReplyRecorded(case_id="case-1", replied_at=at(5), first_response=True),
         TalkScheduled(case_id="case-1", talk_id="t1", scheduled_for=at(1440), scheduled_at=at(6)),
-        TalkHeld(case_id="case-1", talk_id="t1", outcome_code="beyond_staff", held_at=at(1441)),
+        TalkHeld(case_id="case-1", talk_id="t1", outcome_code="needs_committee", held_at=at(1441)),
         CaseEscalated(case_id="case-1", escalation_id="e1", escalated_at=at(1500)),
         EscalationDecided(
-            case_id="case-1", escalation_id="e1", decision_code="lend_idle_flat", due_by=due, decided_at=at(3000)
+            case_id="case-1", escalation_id="e1", decision_code="housing_arranged", due_by=due, decided_at=at(3000)
         ),
-        CaseResolved(case_id="case-1", method="by_committee", outcome_code="housing_provided", resolved_at=at(9000)),
+        CaseResolved(
+            case_id="case-1", method="by_committee", outcome_code="committee_decision_carried_out",
+            resolved_at=at(9000),
+        ),
     ]
     assert case.version == 8
     assert case.pending_events == []
     assert (case.resolution_method, case.outcome_code, case.resolved_at) == (
-        "by_committee", "housing_provided", at(9000),
+        "by_committee", "committee_decision_carried_out", at(9000),
     )
-    assert (case.decision_code, case.decision_due_by) == ("lend_idle_flat", due)
+    assert (case.decision_code, case.decision_due_by) == ("housing_arranged", due)
     assert case.talks_held == 1
 
 
@@ -219,9 +223,9 @@ def test_cancel_returns_to_the_state_before_the_booking() -> None:
 def test_after_a_decision_the_case_is_carried_out_through_talks() -> None:
     case = case_in("decided")
     case.schedule_talk(talk_id="t2", at=at(100), scheduled_for=at(200))
-    case.record_talk_held(talk_id="t2", outcome_code="decision_explained", at=at(200))
+    case.record_talk_held(talk_id="t2", outcome_code="plan_agreed", at=at(200))
     assert case.state == "talk_held"
-    case.resolve(method="by_committee", outcome_code="done", at=at(300))
+    case.resolve(method="by_committee", outcome_code="committee_decision_carried_out", at=at(300))
     assert case.state == "resolved"
 
 
@@ -229,7 +233,7 @@ def test_a_talk_booked_before_escalation_can_be_held_while_the_committee_deliber
     case = case_in("talk_scheduled")
     case.escalate(escalation_id="e1", at=at(100))
     assert case.pending_talk_id == "t1"
-    case.record_talk_held(talk_id="t1", outcome_code="heard", at=at(110))
+    case.record_talk_held(talk_id="t1", outcome_code="follow_up_needed", at=at(110))
     assert case.state == "escalated"
     assert case.pending_talk_id is None
     assert case.talks_held == 1
@@ -238,16 +242,16 @@ def test_a_talk_booked_before_escalation_can_be_held_while_the_committee_deliber
 def test_a_pending_talk_blocks_resolution_and_a_second_booking() -> None:
     case = case_in("talk_scheduled")
     case.escalate(escalation_id="e1", at=at(100))
-    case.record_decision(escalation_id="e1", decision_code="approve", due_by=None, at=at(110))
+    case.record_decision(escalation_id="e1", decision_code="request_approved", due_by=None, at=at(110))
     before = copy.deepcopy(case)
     with pytest.raises(IllegalTransition, match="still pending"):
-        case.resolve(method="by_committee", outcome_code="done", at=at(120))
+        case.resolve(method="by_committee", outcome_code="committee_decision_carried_out", at=at(120))
     with pytest.raises(IllegalTransition, match="pending"):
         case.schedule_talk(talk_id="t2", at=at(120), scheduled_for=at(200))
     assert case == before
     case.cancel_talk(talk_id="t1", at=at(130))
     assert case.state == "decided"
-    case.resolve(method="by_committee", outcome_code="done", at=at(140))
+    case.resolve(method="by_committee", outcome_code="committee_decision_carried_out", at=at(140))
     assert case.state == "resolved"
 
 
@@ -255,14 +259,14 @@ def test_wrong_talk_or_escalation_id_is_refused() -> None:
     case = case_in("talk_scheduled")
     before = copy.deepcopy(case)
     with pytest.raises(WrongReference):
-        case.record_talk_held(talk_id="t-other", outcome_code="x", at=at(100))
+        case.record_talk_held(talk_id="t-other", outcome_code="plan_agreed", at=at(100))
     with pytest.raises(WrongReference):
         case.cancel_talk(talk_id="t-other", at=at(100))
     assert case == before
     case = case_in("escalated")
     before = copy.deepcopy(case)
     with pytest.raises(WrongReference):
-        case.record_decision(escalation_id="e-other", decision_code="x", due_by=None, at=at(100))
+        case.record_decision(escalation_id="e-other", decision_code="request_approved", due_by=None, at=at(100))
     assert case == before
 
 
@@ -275,16 +279,16 @@ def test_a_held_talk_id_cannot_be_booked_again() -> None:
 def test_resolution_methods_need_their_evidence() -> None:
     case = case_in("in_dialogue")
     with pytest.raises(IllegalTransition, match="no talk was held") as raised:
-        case.resolve(method="resolved_offline", outcome_code="ok", at=at(100))
+        case.resolve(method="resolved_offline", outcome_code="difficulty_resolved", at=at(100))
     assert raised.value.reason == "no talk was held"
     with pytest.raises(IllegalTransition, match="committee has not decided"):
-        case.resolve(method="by_committee", outcome_code="ok", at=at(100))
+        case.resolve(method="by_committee", outcome_code="committee_decision_carried_out", at=at(100))
     case = case_in("open")
     case.schedule_talk(talk_id="t1", at=at(1), scheduled_for=at(2))
-    case.record_talk_held(talk_id="t1", outcome_code="ok", at=at(3))
+    case.record_talk_held(talk_id="t1", outcome_code="difficulty_resolved", at=at(3))
     with pytest.raises(IllegalTransition, match="no online reply"):
-        case.resolve(method="answered_online", outcome_code="ok", at=at(4))
-    case.resolve(method="resolved_offline", outcome_code="ok", at=at(4))
+        case.resolve(method="answered_online", outcome_code="question_answered", at=at(4))
+    case.resolve(method="resolved_offline", outcome_code="difficulty_resolved", at=at(4))
     assert case.resolution_method == "resolved_offline"
 
 
@@ -320,6 +324,27 @@ def test_invalid_decision_and_reason_codes_change_nothing() -> None:
     assert case == before
 
 
+@pytest.mark.parametrize(
+    ("state", "command"),
+    [
+        # Code-shaped words outside the closed lists: pinyin or English must not ride into an event.
+        ("talk_scheduled", lambda c: c.record_talk_held(talk_id="t1", outcome_code="tanhua_wancheng", at=at(100))),
+        ("talk_scheduled", lambda c: c.cancel_talk(talk_id="t1", at=at(100), reason_code="officer_on_duty")),
+        ("escalated", lambda c: c.record_decision(escalation_id="e1", decision_code="lend_flat", due_by=None,
+                                                  at=at(100))),
+        ("in_dialogue", lambda c: c.resolve(method="answered_online", outcome_code="ok", at=at(100))),
+        ("resolved", lambda c: c.reopen(reason_code="wenti_fufa", at=at(100))),
+    ],
+)
+def test_codes_outside_the_closed_lists_change_nothing(state: CaseState, command: Callable[[Case], None]) -> None:
+    case = case_in(state)
+    before = copy.deepcopy(case)
+    with pytest.raises(InvalidValue, match="is not a"):
+        command(case)
+    assert case == before
+    assert case.pending_events == []
+
+
 def test_assigning_the_same_person_again_changes_nothing() -> None:
     case = new_case()
     case.assign(assignee_id="psy-1", assignee_role="psychologist", by=None, at=at(1))
@@ -351,23 +376,23 @@ def test_reopen_clears_the_resolution_and_continues_like_dialogue() -> None:
     assert (case.resolution_method, case.outcome_code, case.resolved_at) == (None, None, None)
     assert (case.reopen_count, case.reopened_at, case.reopen_reason_code) == (1, at(100), "problem_recurred")
     case.schedule_talk(talk_id="t5", at=at(101), scheduled_for=at(200))
-    case.record_talk_held(talk_id="t5", outcome_code="ok", at=at(200))
-    case.resolve(method="resolved_offline", outcome_code="ok", at=at(201))
-    case.reopen(reason_code="again", at=at(300))
+    case.record_talk_held(talk_id="t5", outcome_code="difficulty_resolved", at=at(200))
+    case.resolve(method="resolved_offline", outcome_code="difficulty_resolved", at=at(201))
+    case.reopen(reason_code="problem_recurred", at=at(300))
     assert case.reopen_count == 2
 
 
 def test_a_second_escalation_needs_a_new_id() -> None:
     case = case_in("decided")
     case.schedule_talk(talk_id="t2", at=at(100), scheduled_for=at(200))
-    case.record_talk_held(talk_id="t2", outcome_code="not_enough", at=at(200))
+    case.record_talk_held(talk_id="t2", outcome_code="needs_committee", at=at(200))
     with pytest.raises(IllegalTransition, match="already used"):
         case.escalate(escalation_id="e1", at=at(201))
     case.escalate(escalation_id="e2", at=at(201))
     assert case.escalation_ids == ["e1", "e2"]
     assert case.escalation_id == "e2"
     with pytest.raises(WrongReference):
-        case.record_decision(escalation_id="e1", decision_code="x", due_by=None, at=at(202))
+        case.record_decision(escalation_id="e1", decision_code="request_approved", due_by=None, at=at(202))
 
 
 def test_illegal_transition_message_names_state_and_action() -> None:

@@ -34,7 +34,7 @@ def material(**changes: str) -> EscalationMaterial:
 
 def decision(**changes: object) -> Decision:
     fields: dict[str, object] = {
-        "escalation_id": "e1", "decision_code": "lend_idle_flat", "decided": "出借闲置周转房一套，期限两年。",
+        "escalation_id": "e1", "decision_code": "housing_arranged", "decided": "出借闲置周转房一套，期限两年。",
         "actor_kind": "body", "actor_id": "logistics_office", "decided_by": "cm-1", "decided_at": T0,
         "due_by": T0 + timedelta(days=30),
     }

@@ -64,7 +64,7 @@ def workload(n: int) -> list[CloudEvent]:
                                          severity="medium", opened_at=at(1 + i % 20, 3)))
             if i % 3 == 0:
                 out.append(events.CaseResolved(
-                    case_id=f"case-{i}", method="answered_online", outcome_code="resolved",  # type: ignore[arg-type]
+                    case_id=f"case-{i}", method="answered_online", outcome_code="question_answered",  # type: ignore[arg-type]
                     channel_kind=kind, unit=unit, category="housing" if i % 2 else "career",  # type: ignore[arg-type]
                     severity="medium", opened_at=at(1 + i % 20, 3), first_response_at=at(1 + i % 20, 4),
                     first_response_met=True, resolution_met=True, resolved_at=at(1 + i % 20, 3) + timedelta(days=2)))

@@ -128,8 +128,9 @@ async def test_items_follow_their_status_and_refusals_move_no_figure(
                                                  unit="u-1", category="housing", severity="low", opened_at=at(5, 3)),
                                source="tongpin/intake")
         orphan = await publish(events.CaseResolved(
-            case_id="case-never-opened", method="answered_online", outcome_code="done", channel_kind="officers",
-            unit="u-1", category="housing", severity="low", opened_at=at(5, 3), resolved_at=at(5, 4)))
+            case_id="case-never-opened", method="answered_online", outcome_code="question_answered",
+            channel_kind="officers", unit="u-1", category="housing", severity="low", opened_at=at(5, 3),
+            resolved_at=at(5, 4)))
         unitless = await publish(events.CaseOpened(case_id="case-nowhere", concern_id="c-y", channel_kind="officers",
                                                    category="housing", severity="low", opened_at=at(5, 3)))
         rejected = mongo_client[f"{clean_run}_oversight"]["rejected"]
@@ -235,19 +236,19 @@ async def test_an_item_follows_its_case_and_staff_may_still_finish_it(
         await publish(events.CaseReplied(reply_id="r-1", first_response=True, replied_at=at(5, 3), **case))
         await eventually(lambda: becomes("in_progress"))
         await publish(events.TalkScheduled(talk_id="t-1", scheduled_for=at(5, 9), scheduled_at=at(5, 4), **case))
-        await publish(events.CaseResolved(method="answered_online", outcome_code="done", channel_kind="families",
-                                          category="conduct", severity="medium", opened_at=at(5, 2, 3),
-                                          resolved_at=at(6, 10), **case))
+        await publish(events.CaseResolved(method="answered_online", outcome_code="question_answered",
+                                          channel_kind="families", category="conduct", severity="medium",
+                                          opened_at=at(5, 2, 3), resolved_at=at(6, 10), **case))
         await eventually(lambda: becomes("resolved"))
         item = (await client.get(f"/items/{item_id}", headers=coordinator)).json()
         assert datetime.fromisoformat(item["closed_at"]) == at(6, 10) and item["public_summary"] is None
         public = (await client.get(f"/public/items/{item_id}")).json()
         assert public["status"] == "resolved"
-        await publish(events.CaseReopened(reason_code="came_back", reopened_at=at(7, 1), **case))
+        await publish(events.CaseReopened(reason_code="problem_recurred", reopened_at=at(7, 1), **case))
         await eventually(lambda: becomes("reopened"))
-        await publish(events.CaseResolved(method="answered_online", outcome_code="done", channel_kind="families",
-                                          category="conduct", severity="medium", opened_at=at(5, 2, 3),
-                                          resolved_at=at(7, 20), **case))
+        await publish(events.CaseResolved(method="answered_online", outcome_code="question_answered",
+                                          channel_kind="families", category="conduct", severity="medium",
+                                          opened_at=at(5, 2, 3), resolved_at=at(7, 20), **case))
         await eventually(lambda: becomes("resolved"))
 
         def statuses() -> list[str]:

@@ -45,7 +45,7 @@ def resolved(
 ) -> events.CaseResolved:
     start = at(3, 2)
     return events.CaseResolved(
-        case_id=case_id, method=method, outcome_code="resolved", channel_kind="officers", unit=unit,  # type: ignore[arg-type]
+        case_id=case_id, method=method, outcome_code="question_answered", channel_kind="officers", unit=unit,  # type: ignore[arg-type]
         category=category, severity="medium", opened_at=start, first_response_at=start + first,  # type: ignore[arg-type]
         first_response_met=fr_met, resolution_met=res_met, resolved_at=start + done,
     )

@@ -153,21 +153,21 @@ def story_events(index: int, story: Story, *, late: bool) -> list[events.EventDa
         record(events.TalkScheduled(talk_id=f"t{index}", case_id=case, unit=story.unit,
                                     scheduled_for=done - timedelta(days=1),
                                     scheduled_at=opened + timedelta(days=1)))
-        record(events.TalkHeld(talk_id=f"t{index}", case_id=case, outcome_code="ok", unit=story.unit,
+        record(events.TalkHeld(talk_id=f"t{index}", case_id=case, outcome_code="difficulty_resolved", unit=story.unit,
                                held_at=done - timedelta(days=1)))
     if story.outcome == "by_committee":
         record(events.CaseEscalated(case_id=case, escalation_id=f"x{index}", category=story.category,  # type: ignore[arg-type]
                                     unit=story.unit, escalated_at=opened + timedelta(days=1)))
-        record(events.EscalationDecided(escalation_id=f"x{index}", case_id=case, decision_code="aid",
+        record(events.EscalationDecided(escalation_id=f"x{index}", case_id=case, decision_code="hardship_aid",
                                         unit=story.unit, decided_at=done - timedelta(hours=1)))
     if story.outcome != "open":
         record(events.CaseResolved(
-            case_id=case, method=story.outcome, outcome_code="ok", channel_kind=story.channel,  # type: ignore[arg-type]
+            case_id=case, method=story.outcome, outcome_code="question_answered", channel_kind=story.channel,  # type: ignore[arg-type]
             unit=story.unit, category=story.category, severity=story.severity, opened_at=opened,  # type: ignore[arg-type]
             first_response_at=opened + timedelta(hours=index % 30), first_response_met=index % 3 != 0,
             resolution_met=index % 4 != 0, resolved_at=done))
         if story.reopened:
-            record(events.CaseReopened(case_id=case, reason_code="again", unit=story.unit,
+            record(events.CaseReopened(case_id=case, reason_code="problem_recurred", unit=story.unit,
                                        reopened_at=done + timedelta(days=2)))
     if item_kind and story.item != "open":
         record(events.OversightItemClosed(item_id=f"i{index}", concern_id=concern, status=story.item,  # type: ignore[arg-type]

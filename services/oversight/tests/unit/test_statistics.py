@@ -72,7 +72,7 @@ def opened(case: str, concern: str, unit: str, when: datetime, category: str = "
 def resolved(case: str, method: str, unit: str, opened_at: datetime, first: datetime | None, done: datetime,
              fr_met: bool | None, res_met: bool | None, kind: str = "officers") -> events.CaseResolved:
     return events.CaseResolved.model_validate({
-        "case_id": case, "method": method, "outcome_code": "done", "channel_kind": kind, "unit": unit,
+        "case_id": case, "method": method, "outcome_code": "question_answered", "channel_kind": kind, "unit": unit,
         "category": "housing", "severity": "medium", "opened_at": opened_at, "first_response_at": first,
         "first_response_met": fr_met, "resolution_met": res_met, "resolved_at": done,
     })
@@ -118,7 +118,7 @@ def fixture() -> list[events.EventData]:
         resolved("C2", "answered_online", "U01", at(3, 1), at(3, 1, 2, 20), at(3, 1, 5), True, True),
         resolved("C3", "resolved_offline", "U02", at(3, 1), at(3, 1, 3, 30), at(3, 4), False, True),
         resolved("C4", "by_committee", "U01", at(3, 4), None, at(3, 13), None, False, kind="families"),
-        events.CaseReopened(case_id="C2", reason_code="not_fixed", unit="U01", reopened_at=at(4, 1)),
+        events.CaseReopened(case_id="C2", reason_code="not_resolved", unit="U01", reopened_at=at(4, 1)),
         resolved("C2", "resolved_offline", "U01", at(3, 1), at(3, 1, 2, 20), at(4, 2, 2), True, False),
         # Oversight: three items found, two resolved in 2026, the third closed in January 2027.
         item_opened("i4", "c4", "families", "marriage_family", "U01", at(3, 4)),
@@ -309,7 +309,8 @@ def test_a_late_event_counts_in_the_month_it_belongs_to() -> None:
     assert tally.reports(parse_period("2026-04"))["*"]["cases"]["resolved"]["answered_online"] == 0
     # And a reopening that arrives before the resolution it undoes still undoes it.
     reordered = tally_of([opened("C9", "c9", "U01", at(3, 1)),
-                          events.CaseReopened(case_id="C9", reason_code="x", unit="U01", reopened_at=at(3, 20)),
+                          events.CaseReopened(case_id="C9", reason_code="problem_recurred", unit="U01",
+                                              reopened_at=at(3, 20)),
                           resolved("C9", "answered_online", "U01", at(3, 1), at(3, 1, 3), at(3, 10), True, True)])
     assert reordered.reports(parse_period("2026-03"))["*"]["cases"]["resolved"]["total"] == 0
 
@@ -380,13 +381,13 @@ def test_report_rows_flatten_for_export(tally: Tally) -> None:
 def test_times_a_minute_after_midnight_in_shanghai_count_in_the_new_month() -> None:
     late = at(3, 31, 16, 1)  # 00:01 on 1 April locally
     tally = tally_of([opened("C", "c", "U01", at(3, 1)),
-                      events.CaseReopened(case_id="C", reason_code="x", unit="U01", reopened_at=late)])
+                      events.CaseReopened(case_id="C", reason_code="problem_recurred", unit="U01", reopened_at=late)])
     assert ("2026-04", "U01", "cases.reopened") in tally.thread_counts["c"]
 
 
 def test_a_thread_event_before_its_case_is_refused() -> None:
     with pytest.raises(ValueError):
-        threads.apply(threads.empty(), events.CaseReopened(case_id="C", reason_code="x", unit="U",
+        threads.apply(threads.empty(), events.CaseReopened(case_id="C", reason_code="problem_recurred", unit="U",
                                                            reopened_at=at(3, 1)), mark="m")
 
 

@@ -34,7 +34,7 @@ T0 = datetime(2026, 3, 1, 2, tzinfo=UTC)
 
 def _resolved(**changes: object) -> events.CaseResolved:
     base = events.CaseResolved(
-        case_id="C1", method="answered_online", outcome_code="done", channel_kind="officers", unit="U01",
+        case_id="C1", method="answered_online", outcome_code="question_answered", channel_kind="officers", unit="U01",
         category="housing", severity="low", opened_at=T0, first_response_at=T0 + timedelta(minutes=5),
         resolved_at=T0 + timedelta(hours=1),
     )
@@ -92,7 +92,8 @@ def test_ordering_checks() -> None:
                                severity="low", opened_at=T0)
     assert ordering_reason(opened, known=set()) is None
     assert ordering_reason(opened, known={("case", "C1")}) == DUPLICATE_CASE
-    decided = events.EscalationDecided(escalation_id="E1", case_id="C1", decision_code="lend_flat", decided_at=T0)
+    decided = events.EscalationDecided(escalation_id="E1", case_id="C1", decision_code="housing_arranged",
+                                       decided_at=T0)
     assert ordering_reason(decided, known={("case", "C1")}) == UNKNOWN_ESCALATION
     closed = events.OversightItemClosed(item_id="i1", concern_id="c1", status="resolved", closed_at=T0)
     assert ordering_reason(closed, known={("case", "C1")}) == UNKNOWN_ITEM

@@ -154,7 +154,7 @@ async def test_the_queue_follows_each_case_and_handled_items_leave_the_open_view
     await publish.data(CaseOpened(case_id=case_id, concern_id=first.concern_id, channel_kind="officers",
                                   category="housing", severity="medium", opened_at=now))
     await publish.data(CaseResolved(case_id=case_id, concern_ids=[first.concern_id], method="resolved_offline",
-                                    outcome_code="resolved", channel_kind="officers", category="housing",
+                                    outcome_code="question_answered", channel_kind="officers", category="housing",
                                     severity="medium", opened_at=now, resolved_at=now + timedelta(hours=2)))
     await publish.data(OversightItemClosed(item_id="item-1", concern_id=second.concern_id, status="resolved",
                                            closed_at=now + timedelta(hours=3)))

@@ -126,7 +126,7 @@ async def test_second_concern_about_the_same_officer_merges(triage, publish, sig
     # Once the case is resolved, the next concern about that officer starts afresh.
     await publish.data(CaseResolved(
         case_id="case-77", concern_ids=[first.concern_id, second.concern_id], method="resolved_offline",
-        outcome_code="flat_lent", channel_kind="officers", category="housing", severity="medium",
+        outcome_code="committee_decision_carried_out", channel_kind="officers", category="housing", severity="medium",
         opened_at=datetime.now(UTC), resolved_at=datetime.now(UTC)))
 
     async def closed() -> bool:
@@ -178,7 +178,7 @@ async def test_assignment_is_least_loaded_never_on_leave_and_follows_cases(triag
                                     assigned_at=datetime.now(UTC) + timedelta(seconds=1)))
     await eventually(lambda: _equals(loads, {first_owner: 1, other: 3}))
     await publish.data(CaseResolved(
-        case_id="case-l0", concern_ids=[concerns[0]], method="answered_online", outcome_code="leave_granted",
+        case_id="case-l0", concern_ids=[concerns[0]], method="answered_online", outcome_code="support_provided",
         channel_kind="officers", category="workload_leave", severity="medium", opened_at=datetime.now(UTC),
         resolved_at=datetime.now(UTC)))
     await eventually(lambda: _equals(loads, {first_owner: 1, other: 2}))

@@ -17,12 +17,13 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from tongpin.shared.codes import CommitteeDecision, ReopenReason, ResolutionOutcome, TalkOutcome
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.tracing import current_traceparent
 
 SERVICES = ("intake", "triage", "counselling", "oversight")
 
-# Identifiers and codes: never free text.
+# Identifiers and codes: never free text. Outcome, decision and reason codes are closed lists (codes.py).
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 # Text that people wrote; only the three text-carrying event types may use it.
@@ -326,7 +327,7 @@ class TalkHeld(EventData):
 
     talk_id: Id
     case_id: Id
-    outcome_code: Code
+    outcome_code: TalkOutcome
     unit: Id | None = None
     held_at: datetime
 
@@ -348,7 +349,7 @@ class EscalationDecided(EventData):
 
     escalation_id: Id
     case_id: Id
-    decision_code: Code
+    decision_code: CommitteeDecision
     due_by: datetime | None = None
     unit: Id | None = None
     decided_at: datetime
@@ -361,7 +362,7 @@ class CaseResolved(EventData):
     case_id: Id
     concern_ids: list[Id] = []
     method: ResolutionMethod
-    outcome_code: Code
+    outcome_code: ResolutionOutcome
     channel_kind: ChannelKind
     unit: Id | None = None
     category: Category
@@ -378,7 +379,7 @@ class CaseReopened(EventData):
     publisher = "counselling"
 
     case_id: Id
-    reason_code: Code
+    reason_code: ReopenReason
     unit: Id | None = None
     reopened_at: datetime
 

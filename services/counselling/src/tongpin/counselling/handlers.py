@@ -43,6 +43,7 @@ from tongpin.counselling.repository import (
 from tongpin.shared import clock
 from tongpin.shared import events as ev
 from tongpin.shared.auth import Principal
+from tongpin.shared.codes import CommitteeDecision, ReopenReason, ResolutionOutcome, TalkCancelReason, TalkOutcome
 from tongpin.shared.envelope import CloudEvent, child_traceparent
 from tongpin.shared.logging import get_logger
 from tongpin.shared.problems import Conflict, Invalid, NotFound, Problem
@@ -701,7 +702,8 @@ async def reschedule_talk(
 
 
 async def cancel_talk(
-    *, repo: CaseRepository, case_id: str, talk_id: str, version: int, reason_code: str | None, trace: Trace
+    *, repo: CaseRepository, case_id: str, talk_id: str, version: int, reason_code: TalkCancelReason | None,
+    trace: Trace,
 ) -> Mutation:
     """Call off a pending talk."""
     at = _now()
@@ -717,7 +719,7 @@ async def cancel_talk(
 
 
 async def record_talk_held(
-    *, repo: CaseRepository, case_id: str, talk_id: str, version: int, outcome_code: str, trace: Trace
+    *, repo: CaseRepository, case_id: str, talk_id: str, version: int, outcome_code: TalkOutcome, trace: Trace
 ) -> Mutation:
     """Record that the talk took place, with its outcome code."""
     at = _now()
@@ -733,18 +735,21 @@ async def record_talk_held(
 
 
 async def resolve_case(
-    *, repo: CaseRepository, case_id: str, version: int, method: str, outcome_code: str, trace: Trace
+    *, repo: CaseRepository, case_id: str, version: int, method: ev.ResolutionMethod, outcome_code: ResolutionOutcome,
+    trace: Trace,
 ) -> Mutation:
     """Resolve, saying how (answered_online, resolved_offline, by_committee) and with what outcome."""
 
     def apply(case: Case, _: dict[str, Any]) -> dict[str, Any]:
-        case.resolve(method=method, outcome_code=outcome_code, at=_now())  # type: ignore[arg-type]
+        case.resolve(method=method, outcome_code=outcome_code, at=_now())
         return {"$set": {"overdue": False}}
 
     return await mutate_case(repo=repo, case_id=case_id, expected_version=version, apply=apply, trace=trace)
 
 
-async def reopen_case(*, repo: CaseRepository, case_id: str, version: int, reason_code: str, trace: Trace) -> Mutation:
+async def reopen_case(
+    *, repo: CaseRepository, case_id: str, version: int, reason_code: ReopenReason, trace: Trace
+) -> Mutation:
     """Open a resolved case again when the problem comes back."""
 
     def apply(case: Case, _: dict[str, Any]) -> dict[str, Any]:
@@ -810,9 +815,9 @@ def material_html(*, case_doc: Mapping[str, Any], entry: Mapping[str, Any], lang
 
 
 async def decide(
-    *, repo: CaseRepository, feed: NotificationRepository, escalation_id: str, version: int, decision_code: str,
-    decided: str, actor_kind: str, actor_id: str, due_by: datetime | None, by: Principal, trace: Trace,
-    webhook: bool,
+    *, repo: CaseRepository, feed: NotificationRepository, escalation_id: str, version: int,
+    decision_code: CommitteeDecision, decided: str, actor_kind: str, actor_id: str, due_by: datetime | None,
+    by: Principal, trace: Trace, webhook: bool,
 ) -> Mutation:
     """Record the committee's decision: what, who carries it out, and by when."""
     doc, _ = await escalation_of(repo=repo, escalation_id=escalation_id)

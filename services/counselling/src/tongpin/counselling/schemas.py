@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from tongpin.counselling.domain.escalation import ActionsText, BackgroundText, DecisionText, RequestText, SubjectText
 from tongpin.counselling.domain.roles import role_set_problem
+from tongpin.shared.codes import CommitteeDecision, ReopenReason, ResolutionOutcome, TalkCancelReason, TalkOutcome
 from tongpin.shared.edge import MAX_VERSION
 from tongpin.shared.events import MAX_TEXT, Category, ChannelKind, Code, Id, ResolutionMethod, Severity, StaffRole
 
@@ -225,23 +226,23 @@ class TalkUpdate(Strict):
 
 
 class TalkCancel(Strict):
-    reason_code: Code | None = None
+    reason_code: TalkCancelReason | None = None
     version: Version | None = None
 
 
 class TalkHeldCreate(Strict):
-    outcome_code: Code
+    outcome_code: TalkOutcome
     version: Version | None = None
 
 
 class ResolutionCreate(Strict):
     method: ResolutionMethod
-    outcome_code: Code
+    outcome_code: ResolutionOutcome
     version: Version | None = None
 
 
 class ReopenCreate(Strict):
-    reason_code: Code
+    reason_code: ReopenReason
     version: Version | None = None
 
 
@@ -325,7 +326,7 @@ class EscalationCreate(Strict):
 
 
 class DecisionCreate(Strict):
-    decision_code: Code
+    decision_code: CommitteeDecision
     decided: DecisionText
     actor_kind: Literal["staff", "body"]
     actor_id: Id

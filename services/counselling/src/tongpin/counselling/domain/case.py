@@ -12,16 +12,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Literal, get_args
 
-from tongpin.shared.events import Category, ChannelKind, Code, Id, ResolutionMethod, Severity, StaffRole
+from tongpin.shared.codes import (
+    COMMITTEE_DECISIONS,
+    REOPEN_REASONS,
+    RESOLUTION_OUTCOMES,
+    TALK_CANCEL_REASONS,
+    TALK_OUTCOMES,
+    CodeList,
+    CommitteeDecision,
+    ReopenReason,
+    ResolutionOutcome,
+    TalkCancelReason,
+    TalkOutcome,
+)
+from tongpin.shared.events import Category, ChannelKind, Id, ResolutionMethod, Severity, StaffRole
 
 CaseState = Literal[
     "open", "in_dialogue", "talk_scheduled", "talk_held", "escalated", "decided", "resolved", "reopened",
 ]
 CASE_STATES: Final[tuple[CaseState, ...]] = get_args(CaseState)
 
-# One source for what an id or a code looks like: the event catalogue's own patterns.
+# One source for what an id looks like and which codes exist: the event catalogue's own.
 _ID_PATTERN: Final = re.compile(get_args(Id)[1].pattern)
-_CODE_PATTERN: Final = re.compile(get_args(Code)[1].pattern)
 
 _LIVE: Final[frozenset[CaseState]] = frozenset(CASE_STATES) - {"resolved"}
 _SCHEDULE_FROM: Final[frozenset[CaseState]] = frozenset(
@@ -61,7 +73,7 @@ class WrongReference(CaseError):
 
 
 class InvalidValue(CaseError, ValueError):
-    """An id or code argument does not match the catalogue's pattern."""
+    """An id argument does not match the catalogue's pattern, or a code is not on its closed list."""
 
 
 # --- events the case records (ids, codes and times only) ----------------------------------------
@@ -127,7 +139,7 @@ class TalkCancelled(CaseEvent):
     """A booked talk was called off."""
 
     talk_id: str
-    reason_code: str | None
+    reason_code: TalkCancelReason | None
     cancelled_at: datetime
 
 
@@ -136,7 +148,7 @@ class TalkHeld(CaseEvent):
     """A booked talk took place."""
 
     talk_id: str
-    outcome_code: str
+    outcome_code: TalkOutcome
     held_at: datetime
 
 
@@ -153,7 +165,7 @@ class EscalationDecided(CaseEvent):
     """The committee recorded its decision."""
 
     escalation_id: str
-    decision_code: str
+    decision_code: CommitteeDecision
     due_by: datetime | None
     decided_at: datetime
 
@@ -163,7 +175,7 @@ class CaseResolved(CaseEvent):
     """The case was resolved, and how."""
 
     method: ResolutionMethod
-    outcome_code: str
+    outcome_code: ResolutionOutcome
     resolved_at: datetime
 
 
@@ -171,7 +183,7 @@ class CaseResolved(CaseEvent):
 class CaseReopened(CaseEvent):
     """A resolved case was opened again."""
 
-    reason_code: str
+    reason_code: ReopenReason
     reopened_at: datetime
 
 
@@ -180,9 +192,9 @@ def _check_id(name: str, value: str) -> None:
         raise InvalidValue(f"{name} {value!r} is not a valid id")
 
 
-def _check_code(name: str, value: str) -> None:
-    if not _CODE_PATTERN.fullmatch(value):
-        raise InvalidValue(f"{name} {value!r} is not a valid code (lower-case letters, digits, _)")
+def _check_code(name: str, value: str, codes: CodeList) -> None:
+    if value not in codes.values():
+        raise InvalidValue(f"{name} {value!r} is not a {codes.name} code ({', '.join(codes.values())})")
 
 
 # --- the aggregate --------------------------------------------------------------------------------
@@ -359,11 +371,11 @@ class Case:
             at, TalkScheduled(case_id=self.case_id, talk_id=talk_id, scheduled_for=scheduled_for, scheduled_at=at)
         )
 
-    def cancel_talk(self, *, talk_id: str, at: datetime, reason_code: str | None = None) -> None:
+    def cancel_talk(self, *, talk_id: str, at: datetime, reason_code: TalkCancelReason | None = None) -> None:
         """Call off the pending talk; the case returns to where it was before the booking."""
         self._require_pending_talk("cancel_talk", talk_id)
         if reason_code is not None:
-            _check_code("reason_code", reason_code)
+            _check_code("reason_code", reason_code, TALK_CANCEL_REASONS)
         if self.state == "talk_scheduled":
             self.state = self.state_before_talk or "in_dialogue"
         self._clear_pending_talk()
@@ -371,10 +383,10 @@ class Case:
             at, TalkCancelled(case_id=self.case_id, talk_id=talk_id, reason_code=reason_code, cancelled_at=at)
         )
 
-    def record_talk_held(self, *, talk_id: str, outcome_code: str, at: datetime) -> None:
+    def record_talk_held(self, *, talk_id: str, outcome_code: TalkOutcome, at: datetime) -> None:
         """Record that the pending talk took place, with its outcome."""
         self._require_pending_talk("record_talk_held", talk_id)
-        _check_code("outcome_code", outcome_code)
+        _check_code("outcome_code", outcome_code, TALK_OUTCOMES)
         if self.state == "talk_scheduled":
             self.state = "talk_held"
         self._clear_pending_talk()
@@ -395,13 +407,13 @@ class Case:
         self._changed(at, CaseEscalated(case_id=self.case_id, escalation_id=escalation_id, escalated_at=at))
 
     def record_decision(
-        self, *, escalation_id: str, decision_code: str, due_by: datetime | None, at: datetime
+        self, *, escalation_id: str, decision_code: CommitteeDecision, due_by: datetime | None, at: datetime
     ) -> None:
         """Record the committee's decision on the pending escalation."""
         self._require("record_decision", frozenset({"escalated"}))
         if escalation_id != self.escalation_id:
             raise WrongReference("escalation", escalation_id, self.escalation_id)
-        _check_code("decision_code", decision_code)
+        _check_code("decision_code", decision_code, COMMITTEE_DECISIONS)
         self.decision_code, self.decision_due_by, self.decided_at = decision_code, due_by, at
         self.state = "decided"
         self._changed(
@@ -412,7 +424,7 @@ class Case:
             ),
         )
 
-    def resolve(self, *, method: ResolutionMethod, outcome_code: str, at: datetime) -> None:
+    def resolve(self, *, method: ResolutionMethod, outcome_code: ResolutionOutcome, at: datetime) -> None:
         """Resolve the case, saying how; each method needs its evidence (reply, talk held, decision)."""
         self._require("resolve", _RESOLVE_FROM)
         if self.pending_talk_id is not None:
@@ -424,17 +436,17 @@ class Case:
         }.get(method, f"unknown method {method!r}")
         if missing:
             raise IllegalTransition(self.state, "resolve", missing)
-        _check_code("outcome_code", outcome_code)
+        _check_code("outcome_code", outcome_code, RESOLUTION_OUTCOMES)
         self.resolution_method, self.outcome_code, self.resolved_at = method, outcome_code, at
         self.state = "resolved"
         self._changed(
             at, CaseResolved(case_id=self.case_id, method=method, outcome_code=outcome_code, resolved_at=at)
         )
 
-    def reopen(self, *, reason_code: str, at: datetime) -> None:
+    def reopen(self, *, reason_code: ReopenReason, at: datetime) -> None:
         """Open a resolved case again; it then continues like a case in dialogue."""
         self._require("reopen", frozenset({"resolved"}))
-        _check_code("reason_code", reason_code)
+        _check_code("reason_code", reason_code, REOPEN_REASONS)
         self.resolution_method = self.outcome_code = self.resolved_at = None
         self.reopen_count += 1
         self.reopened_at, self.reopen_reason_code = at, reason_code

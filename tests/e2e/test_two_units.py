@@ -109,7 +109,7 @@ class Truth:
             self.add(t["talk_held"], unit, "talks.held")
         if "escalated" in t:
             self.add(t["escalated"], unit, "escalations.raised", f"escalations.by_category.{category}")
-            code = "lend_idle_flat" if m.story == "housing" else "hardship_support"
+            code = "housing_arranged" if m.story == "housing" else "hardship_aid"
             self.add(t["decided"], unit, "escalations.decided", f"escalations.by_decision.{code}")
         method = m.plan if m.plan in METHODS else self.plan.params.oversight_case_method
         if "resolve" in t and method:

@@ -78,11 +78,7 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
     # Idioms first: 累死了 / 笑死 / 想死你们了 are masked so the 死 inside never reaches the risk rules.
     masked = list(work)
     candidates = ruleset.firing_candidates(work)
-    for index, rule in enumerate(ruleset.rules):
-        if rule.kind != "idiom" or channel_kind not in rule.channels:
-            continue
-        if candidates is not None and index not in candidates:
-            continue
+    for rule in ruleset.scan("idiom", channel_kind, candidates):
         found = [m for m in rule.regex.finditer(work) if m.end() > m.start()]
         if not found:
             continue
@@ -98,11 +94,7 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
     contexts = find_contexts(work, ruleset.cues)
     firings: list[_Firing] = []
     denied: list[_Firing] = []
-    for index, rule in enumerate(ruleset.rules):
-        if rule.kind != "signal" or channel_kind not in rule.channels:
-            continue
-        if candidates is not None and index not in candidates:
-            continue
+    for rule in ruleset.scan("signal", channel_kind, candidates):
         kept: list[str] = []
         negated: list[str] = []
         for match in rule.regex.finditer(work):
@@ -148,10 +140,9 @@ def classify(text: str, channel_kind: str, ruleset: RuleSet) -> Classification:
     # Chatter only when nothing of substance fired: no category reached, no risk flag raised.
     if not scores and not any(f.rule.flag for f in firings):
         residual = work
-        for rule in ruleset.rules:
-            if rule.kind == "chatter" and channel_kind in rule.channels:
-                residual, count = rule.regex.subn(" ", residual)
-                chatter_hit = chatter_hit or count > 0
+        for rule in ruleset.scan("chatter", channel_kind, None):
+            residual, count = rule.regex.subn(" ", residual)
+            chatter_hit = chatter_hit or count > 0
         left = substance(residual)
         small = (chatter_hit or idiom_hits) and len(left) <= settings["chatter_max_residual"]
         if not left or (small and not denied):
@@ -204,8 +195,7 @@ def _unique(notes: list[str], limit: int) -> tuple[str, ...]:
 
 def _chatter_ids(ruleset: RuleSet, work: str, channel_kind: str) -> tuple[str, ...]:
     return tuple(
-        rule.id for rule in ruleset.rules
-        if rule.kind == "chatter" and channel_kind in rule.channels and rule.regex.search(work)
+        rule.id for rule in ruleset.scan("chatter", channel_kind, None) if rule.regex.search(work)
     )
 
 

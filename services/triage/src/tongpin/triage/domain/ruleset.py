@@ -23,6 +23,7 @@ weak evidence for a category), ``chatter`` (greetings, acknowledgements, sticker
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -149,8 +150,25 @@ class RuleSet:
     # Every rule's regex in one RE2 set, so a message is scanned once to learn which rules can fire.
     _screen: Any = field(default=None, init=False, compare=False, repr=False)
 
+    # Rule indexes by (kind, channel kind), in the set's order: what a message from that channel can fire.
+    _plan: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict, init=False, compare=False,
+                                                          repr=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "_screen", _screen_for(self.rules))
+        plan: dict[tuple[str, str], list[int]] = {}
+        for index, rule in enumerate(self.rules):
+            for channel in rule.channels:
+                plan.setdefault((rule.kind, channel), []).append(index)
+        object.__setattr__(self, "_plan", {key: tuple(indexes) for key, indexes in plan.items()})
+
+    def scan(self, kind: str, channel_kind: str, candidates: frozenset[int] | None) -> list[Rule]:
+        """The rules of a kind that apply to a channel, in the set's order, keeping only the candidates when
+        they are known (see firing_candidates)."""
+        indexes = self._plan.get((kind, channel_kind), ())
+        if candidates is not None:
+            indexes = tuple(i for i in indexes if i in candidates)
+        return [self.rules[i] for i in indexes]
 
     def firing_candidates(self, text: str) -> frozenset[int] | None:
         """Indexes of the rules whose regex matches somewhere in the text, or None when that is not known
@@ -187,11 +205,11 @@ class RuleSet:
         return f'{lines},\n  "rules": [\n{rules}\n  ]\n}}\n'
 
     def with_version(self, version: int) -> RuleSet:
-        """A copy carrying another version number, for publishing an edited set."""
-        return RuleSet(
-            version=version, rules=self.rules, cues=self.cues, settings=self.settings,
-            name=self.name, description=self.description,
-        )
+        """A copy carrying another version number, for publishing an edited set (the compiled screen and
+        plan are shared, not built again)."""
+        copied = copy.copy(self)
+        object.__setattr__(copied, "version", version)
+        return copied
 
 
 _SCREEN_OPTIONS = re2.Options()

@@ -11,7 +11,6 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
@@ -26,14 +25,6 @@ from tongpin.shared.testing.services import eventually, running
 pytestmark = pytest.mark.integration
 
 
-def through(url: str, proxy: TcpProxy) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
-
-
-async def proxy_for(url: str) -> TcpProxy:
-    parts = urlsplit(url)
-    return await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 0).start()
 
 
 def concern_event() -> CloudEvent:
@@ -75,7 +66,7 @@ async def queue_counts(amqp_url: str, run_id: str) -> tuple[int, int]:
 async def test_database_cut_between_handler_and_inbox_record_strands_nothing(
     settings_env, clean_run, mongodb_url, amqp_url, mongo_client
 ):
-    proxy: TcpProxy = await proxy_for(mongodb_url)
+    proxy: TcpProxy = await TcpProxy.to(mongodb_url)
     effects = mongo_client[f"{clean_run}_probe"]["effects"]
     calls: list[str] = []
     cut_once = asyncio.Event()
@@ -88,7 +79,7 @@ async def test_database_cut_between_handler_and_inbox_record_strands_nothing(
             cut_once.set()
             await proxy.cut()  # the effect is durable; the inbox record is not written yet
 
-    settings = ServiceSettings(**settings_env("probe", MONGODB_URL=through(mongodb_url, proxy)))
+    settings = ServiceSettings(**settings_env("probe", MONGODB_URL=proxy.route(mongodb_url)))
     app, runtime = probe(settings, handler)
     try:
         async with running(app):
@@ -111,14 +102,14 @@ async def test_database_cut_between_handler_and_inbox_record_strands_nothing(
 async def test_database_away_when_the_message_arrives_is_handled_once_it_returns(
     settings_env, clean_run, mongodb_url, amqp_url, mongo_client
 ):
-    proxy: TcpProxy = await proxy_for(mongodb_url)
+    proxy: TcpProxy = await TcpProxy.to(mongodb_url)
     calls: list[str] = []
 
     async def handler(event: CloudEvent, data: Any) -> None:
         calls.append(event.id)
         await runtime.db["effects"].update_one({"_id": event.id}, {"$inc": {"n": 1}}, upsert=True)
 
-    settings = ServiceSettings(**settings_env("probe", MONGODB_URL=through(mongodb_url, proxy)))
+    settings = ServiceSettings(**settings_env("probe", MONGODB_URL=proxy.route(mongodb_url)))
     app, runtime = probe(settings, handler)
     try:
         async with running(app):

@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,16 +25,6 @@ pytestmark = pytest.mark.integration
 SERVERS_SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "local" / "servers.sh"
 
 
-def through(url: str, proxy: TcpProxy) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    auth = f"{netloc[0]}@" if len(netloc) == 2 else ""
-    return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{proxy.port}"))
-
-
-async def proxy_for(url: str) -> TcpProxy:
-    parts = urlsplit(url)
-    return await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 0).start()
 
 
 def message(i: int) -> dict:
@@ -47,9 +37,9 @@ def message(i: int) -> dict:
 async def test_readyz_follows_the_database_and_the_broker(
     settings_env, clean_run, mongodb_url, amqp_url, signing_key
 ):
-    mongo_proxy, amqp_proxy = await proxy_for(mongodb_url), await proxy_for(amqp_url)
+    mongo_proxy, amqp_proxy = await TcpProxy.to(mongodb_url), await TcpProxy.to(amqp_url)
     settings = IntakeSettings(**settings_env(
-        "intake", MONGODB_URL=through(mongodb_url, mongo_proxy), AMQP_URL=through(amqp_url, amqp_proxy),
+        "intake", MONGODB_URL=mongo_proxy.route(mongodb_url), AMQP_URL=amqp_proxy.route(amqp_url),
         reconnect_seconds=0.5,
     ))
     try:
@@ -138,8 +128,8 @@ async def _count(coll, n: int) -> bool:
 async def test_a_database_outage_answers_503_at_once_and_writes_nothing(
     settings_env, clean_run, mongodb_url, mongo_client, signing_key, event_capture
 ):
-    mongo_proxy = await proxy_for(mongodb_url)
-    settings = IntakeSettings(**settings_env("intake", MONGODB_URL=through(mongodb_url, mongo_proxy)))
+    mongo_proxy = await TcpProxy.to(mongodb_url)
+    settings = IntakeSettings(**settings_env("intake", MONGODB_URL=mongo_proxy.route(mongodb_url)))
     body = message(1)
     try:
         async with running(create_intake(settings)) as client:
@@ -177,8 +167,8 @@ async def test_a_public_submission_cut_off_between_its_writes_leaves_no_concern(
 ):
     from tongpin.intake import repository
 
-    mongo_proxy = await proxy_for(mongodb_url)
-    settings = IntakeSettings(**settings_env("intake", MONGODB_URL=through(mongodb_url, mongo_proxy),
+    mongo_proxy = await TcpProxy.to(mongodb_url)
+    settings = IntakeSettings(**settings_env("intake", MONGODB_URL=mongo_proxy.route(mongodb_url),
                                              receipt_pepper="p" * 32))
     first_write = asyncio.Event()
 

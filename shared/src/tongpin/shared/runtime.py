@@ -7,6 +7,7 @@ import time. Tests build the same runtime against real servers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -53,6 +54,9 @@ _admin = Depends(Roles("admin"))
 
 HandlerFactory = Callable[["ServiceRuntime"], Mapping[str, Handler]]
 
+
+# How long a failed start may take to close what it opened before the process exits anyway.
+ABANDON_SECONDS = 10.0
 
 class ServiceRuntime:
     """Everything a service holds for its lifetime; handlers receive what they need from it."""
@@ -167,6 +171,20 @@ class ServiceRuntime:
         task = asyncio.get_running_loop().create_task(coro, name=name, context=context)
         self._background.append(task)
 
+    async def abandon(self) -> None:
+        """Close what a failed start opened, within a bounded time, without raising."""
+        try:
+            async with asyncio.timeout(ABANDON_SECONDS):
+                await self.stop()
+        except Exception as exc:  # the start's own error is the one to report
+            log.warning("service.start_abandoned", error=repr(exc)[:300])
+            if self.connection is not None and not self.connection.is_closed:
+                # Stopping did not get as far as the broker connection: close it alone (this ends its
+                # reconnecting), bounded again.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(ABANDON_SECONDS):
+                        await self.connection.close()
+
     async def stop(self) -> None:
         for task in self._background:
             task.cancel()
@@ -249,9 +267,17 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await runtime.start()
-        for hook in on_startup:
-            await hook(runtime)
+        try:
+            await runtime.start()
+            for hook in on_startup:
+                await hook(runtime)
+        except BaseException:
+            # A start that fails half-way (the broker stopping while queues are declared, the database gone
+            # while a hook reads it) closes what it opened, so the process exits and its supervisor starts
+            # it again: a broker connection left open keeps reconnecting and holds the process alive,
+            # serving nothing.
+            await runtime.abandon()
+            raise
         try:
             yield
         finally:

@@ -60,11 +60,17 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Start the process and return at once (``start`` also waits until it is ready)."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", f"tongpin.{self.name}"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self.proc
+
     def start(self, *, timeout: float = 30) -> ServiceProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", f"tongpin.{self.name}"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.launch()
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -76,6 +76,19 @@ def test_invalid_data_is_refused() -> None:
         bad = CloudEvent(source=event.source, type=event.type, data=data)
         assert rejection_reason(bad) == INVALID_DATA
 
+    # Code-shaped words off the closed lists (pinyin, English) are invalid data, whatever the field.
+    decided = events.make_event(events.EscalationDecided(escalation_id="E1", case_id="C1", unit="U01",
+                                                         decision_code="housing_arranged", decided_at=T0))
+    reopened = events.make_event(events.CaseReopened(case_id="C1", unit="U01", reason_code="problem_recurred",
+                                                     reopened_at=T0))
+    held = events.make_event(events.TalkHeld(talk_id="t1", case_id="C1", unit="U01", outcome_code="plan_agreed",
+                                             held_at=T0))
+    assert [rejection_reason(e) for e in (event, decided, reopened, held)] == [None] * 4
+    for listed, field, word in ((event, "outcome_code", "jiejue_le"), (decided, "decision_code", "lend_flat"),
+                                (reopened, "reason_code", "again"), (held, "outcome_code", "tanhua_wancheng")):
+        bad = CloudEvent(source=listed.source, type=listed.type, data={**listed.data, field: word})
+        assert rejection_reason(bad) == INVALID_DATA, (listed.type, word)
+
 
 def test_inconsistent_times_are_refused() -> None:
     assert rejection_reason(events.make_event(_resolved(resolved_at=T0 - timedelta(days=1)))) == INCONSISTENT_TIMES

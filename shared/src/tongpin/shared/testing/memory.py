@@ -243,12 +243,9 @@ def _project(doc: Mapping[str, Any], projection: Mapping[str, Any] | Sequence[st
     if not projection:
         return out
     spec = dict(projection) if isinstance(projection, Mapping) else dict.fromkeys(projection, 1)
-    include = {k for k, v in spec.items() if v and k != "_id"}
-    if include:
-        kept = {k: out[k] for k in include if k in out}
-        if spec.get("_id", 1):
-            kept = {"_id": out.get("_id"), **kept}
-        return kept
+    if any(v for v in spec.values()):  # inclusion: the fields named, and _id unless excluded
+        kept = {k: v for k, v in out.items() if k != "_id" and spec.get(k)}
+        return {"_id": out["_id"], **kept} if spec.get("_id", 1) and "_id" in out else kept
     return {k: v for k, v in out.items() if k not in spec}
 
 

@@ -100,6 +100,10 @@ SCRIPT: list[tuple[str, Step]] = [
                                                         {"$push": {"log": {"id": "e2", "v": 2}}})),
     # Not in the script: the same push again. MongoDB (and the in-memory database) match no document, as
     # ``{"log.id": {"$ne": "e2"}}`` excludes an array holding e2; FerretDB 1.24 matches it and pushes e2 twice.
+    ("push at the length read", lambda db: db.things.update_one({"_id": "t1", "log": {"$size": 2}},
+                                                                {"$push": {"log": {"id": "e3", "v": 3}}})),
+    ("push at a stale length", lambda db: db.things.update_one({"_id": "t1", "log": {"$size": 2}},
+                                                               {"$push": {"log": {"id": "e3", "v": 3}}})),
     ("addToSet and max", lambda db: db.things.update_one({"_id": "t1"}, {"$addToSet": {"tags": "红"},
                                                                          "$max": {"n": 4, "at": T0}})),
     ("unset", lambda db: db.things.update_one({"_id": "t1"}, {"$unset": {"note": ""}})),

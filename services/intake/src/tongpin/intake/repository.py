@@ -218,10 +218,21 @@ class ReceiptRepository:
 
     async def add_entry(self, receipt_id: str, entry: dict[str, Any]) -> bool:
         """Append a thread entry once (its id makes a repeat a no-op)."""
-        result = await self._receipts.update_one(
-            {"_id": receipt_id, "thread.id": {"$ne": entry["id"]}}, {"$push": {"thread": entry}}
-        )
-        return result.modified_count == 1
+        # Not with a filter {"thread.id": {"$ne": id}}: FerretDB 1.24 matches a thread that holds the id
+        # ($ne, $nin and $not alike) and pushes it again. Entries are never removed, so the thread's length
+        # is its version: push only onto the thread as read.
+        for _ in range(20):
+            found = await self._receipts.find_one({"_id": receipt_id}, {"thread": 1})
+            if found is None:
+                return False
+            thread = found.get("thread") or []
+            if any(e.get("id") == entry["id"] for e in thread):
+                return False
+            result = await self._receipts.update_one(
+                {"_id": receipt_id, "thread": {"$size": len(thread)}}, {"$push": {"thread": entry}})
+            if result.modified_count == 1:
+                return True
+        raise RuntimeError(f"receipt {receipt_id}'s thread kept changing")
 
     async def set_status(self, receipt_id: str, *, status: str, at: datetime) -> None:
         await self._receipts.update_one(

@@ -26,7 +26,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
 
-_QUERY_OPS = {"$in", "$nin", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists", "$eq"}
+_QUERY_OPS = {"$in", "$nin", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists", "$eq", "$size"}
 _MISSING = object()
 
 
@@ -149,6 +149,8 @@ def _field_matches(doc: Mapping[str, Any], path: str, condition: Any) -> bool:
         if op == "$nin" and any(_equal(candidates, w, reached) for w in want):
             return False
         if op == "$exists" and reached != bool(want):
+            return False
+        if op == "$size" and not any(isinstance(v, list) and len(v) == want for v in _values(doc, path)):
             return False
         if op in ("$gt", "$gte", "$lt", "$lte") and not any(_compare(op, v, _stored(want)) for v in candidates):
             return False

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tongpin.intake.domain.roster import validate_rows
-from tongpin.intake.handlers import Trace, roster
 from tongpin.intake.handlers import channels as room
+from tongpin.intake.handlers import roster
+from tongpin.intake.handlers.common import Trace
 from tongpin.intake.memory import IntakeStores
 from tongpin.shared.problems import Conflict, Invalid, NotFound
 from tongpin.shared.testing.memory import staged_events

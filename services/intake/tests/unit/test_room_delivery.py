@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from tongpin.intake.domain import signing
-from tongpin.intake.handlers import Trace, delivery, retention
 from tongpin.intake.handlers import channels as channel_room
+from tongpin.intake.handlers import delivery, retention
+from tongpin.intake.handlers.common import Trace
 from tongpin.intake.handlers.messages import accept_message
 from tongpin.intake.memory import IntakeStores
 from tongpin.intake.settings import IntakeSettings

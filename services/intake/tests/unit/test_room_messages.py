@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from tongpin.intake.domain.roster import validate_rows
-from tongpin.intake.handlers import Trace, roster
 from tongpin.intake.handlers import channels as channel_room
+from tongpin.intake.handlers import roster
+from tongpin.intake.handlers.common import Trace
 from tongpin.intake.handlers.messages import post_message
 from tongpin.intake.memory import IntakeStores
 from tongpin.shared.problems import Conflict, Invalid, NotFound

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tongpin.intake.handlers import Trace, public
 from tongpin.intake.handlers import channels as channel_room
+from tongpin.intake.handlers import public
+from tongpin.intake.handlers.common import Trace
 from tongpin.intake.handlers.delivery import on_reply_requested
 from tongpin.intake.memory import IntakeStores
 from tongpin.intake.settings import IntakeSettings

@@ -8,8 +8,9 @@ import httpx
 from fastapi import FastAPI
 
 from tongpin.intake import api, consumers, repository
-from tongpin.intake.handlers import business_now, delivery, reading, retention
-from tongpin.intake.handlers import now_utc as system_now
+from tongpin.intake.handlers import delivery, reading, retention
+from tongpin.intake.handlers.common import business_now
+from tongpin.intake.handlers.common import now_utc as system_now
 from tongpin.intake.settings import IntakeSettings
 from tongpin.shared.clock import Clock
 from tongpin.shared.events import MAX_TEXT

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tongpin.intake.handlers import Trace, delivery, public, reading
+from tongpin.intake.handlers import delivery, public, reading
+from tongpin.intake.handlers.common import Trace
 from tongpin.intake.repository import (
     ChannelRepository,
     DeliveryRepository,

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
-from tongpin.intake.api.dependencies import (
+from tongpin.intake.api.common import (
     AggregateReader,
     ChannelAdmin,
     Channels,
@@ -23,8 +23,9 @@ from tongpin.intake.api.dependencies import (
     settings_of,
 )
 from tongpin.intake.domain.roster import parse_roster_csv, validate_rows
-from tongpin.intake.handlers import Trace, aware, business_now, roster
 from tongpin.intake.handlers import channels as handlers
+from tongpin.intake.handlers import roster
+from tongpin.intake.handlers.common import Trace, aware, business_now
 from tongpin.intake.schemas.channels import (
     ChannelCreate,
     ChannelPage,

@@ -1,4 +1,4 @@
-"""What intake's routes receive: the roles they admit, repositories, settings, trace ids, the client's address."""
+"""What the rooms' routes share: the roles each admits, repositories, settings, trace ids, the client's address."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from tongpin.intake.handlers import Trace
+from tongpin.intake.handlers.common import Trace
 from tongpin.intake.repository import (
     ChannelRepository,
     DeliveryRepository,

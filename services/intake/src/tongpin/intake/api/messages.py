@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tongpin.intake.api.dependencies import (
+from tongpin.intake.api.common import (
     Bridge,
     Channels,
     Limit,
@@ -19,8 +19,8 @@ from tongpin.intake.api.dependencies import (
     runtime_of,
     settings_of,
 )
-from tongpin.intake.handlers import aware
 from tongpin.intake.handlers import messages as handlers
+from tongpin.intake.handlers.common import aware
 from tongpin.intake.schemas.messages import (
     TEXT_DOC,
     MessageCreate,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tongpin.intake.api.dependencies import (
+from tongpin.intake.api.common import (
     Channels,
     Client,
     Deliveries,
@@ -16,8 +16,8 @@ from tongpin.intake.api.dependencies import (
     TraceIds,
     runtime_of,
 )
-from tongpin.intake.handlers import now_utc
 from tongpin.intake.handlers import public as handlers
+from tongpin.intake.handlers.common import now_utc
 from tongpin.intake.schemas.messages import TEXT_DOC
 from tongpin.intake.schemas.public import (
     ReceiptLookup,

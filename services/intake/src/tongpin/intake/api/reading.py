@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from tongpin.intake.handlers import aware, business_now, reading
+from tongpin.intake.handlers import reading
+from tongpin.intake.handlers.common import aware, business_now
 from tongpin.intake.repository import MessageRepository, ReadingRepository
 from tongpin.intake.schemas.reading import ReadingItemRead, ReadingPage, ReadRead
 from tongpin.shared.auth import Forbidden, Principal, Roles

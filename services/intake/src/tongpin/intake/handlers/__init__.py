@@ -1,45 +1,11 @@
-"""Intake's commands and event handlers, one module per room; dependencies arrive as parameters.
+"""Intake's commands and event handlers, one module per room; dependencies arrive as keyword parameters.
 
-Rooms: ``channels`` (channels, membership, participation), ``roster`` (the roster import and whose unit a
-person counts in), ``messages`` (accepting a message once), ``public`` (the public form, receipt codes and
-their threads), ``delivery`` (replies and broadcasts posted back out), ``retention`` (removing old text) and
-``reading`` (the reading list). What every room shares (the two clocks, the trace ids) is here.
+common      the two clocks (business and system), the trace ids events carry on, retry pauses
+channels    channels, members joining and leaving, participation at a date
+roster      the roster import, finding a member, the unit a person or a concern counts in
+messages    accepting a message once per source id and announcing concern.raised
+public      the public form: receipt codes, their threads, lock-outs, rate limits, oversight's status
+delivery    replies and broadcasts queued per channel and sent through its adapter, with back-off
+retention   removing what people wrote after the retention period
+reading     the reading list: triage's decisions list messages, staff read them, targets pass
 """
-
-from __future__ import annotations
-
-import asyncio
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from tongpin.shared import clock
-
-
-def now_utc() -> datetime:
-    """The system time: for rate limits, lock-outs, deliveries and retention (never stretched by a demo clock)."""
-    return datetime.now(UTC)
-
-
-def business_now() -> datetime:
-    """When something happens in the bureau's business: the runtime's clock (tongpin.shared.clock)."""
-    return clock.now()
-
-
-async def pause(attempt: int) -> None:
-    """Wait a little before retrying a write that lost an optimistic-concurrency race."""
-    if attempt:
-        await asyncio.sleep(min(0.5, 0.02 * attempt))
-
-
-def aware(moment: datetime) -> datetime:
-    """A moment in UTC; a naive one (as stored) is taken as UTC."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Trace:
-    """Ids a request or event carries into the events it causes."""
-
-    correlation_id: str | None = None
-    traceparent: str | None = None
-

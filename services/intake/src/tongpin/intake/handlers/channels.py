@@ -12,7 +12,7 @@ from tongpin.intake.domain.participation import (
     participation,
 )
 from tongpin.intake.domain.roster import CHANNEL_OF_KIND
-from tongpin.intake.handlers import Trace, aware, business_now, pause
+from tongpin.intake.handlers.common import Trace, aware, business_now, pause
 from tongpin.intake.handlers.roster import member_by_any, member_unit
 from tongpin.intake.repository import ChannelRepository, MemberRepository, MembershipRepository
 from tongpin.shared.events import MemberJoined, MemberLeft, make_event

@@ -10,7 +10,7 @@ import httpx
 
 from tongpin.intake.domain import signing
 from tongpin.intake.domain.wecom import robot_payloads
-from tongpin.intake.handlers import Trace, business_now, now_utc
+from tongpin.intake.handlers.common import Trace, business_now, now_utc
 from tongpin.intake.repository import (
     ChannelRepository,
     DeliveryRepository,

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tongpin.intake.domain.messages import TextError, message_fingerprint, to_stored_precision, validate_text
-from tongpin.intake.handlers import Trace, business_now
+from tongpin.intake.handlers.common import Trace, business_now
 from tongpin.intake.handlers.roster import concern_unit, member_by_any
 from tongpin.intake.repository import ChannelRepository, MemberRepository, MessageRepository
 from tongpin.shared.events import ConcernRaised, make_event

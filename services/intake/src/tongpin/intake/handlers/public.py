@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tongpin.intake.domain.receipts import ReceiptCodeError, hash_receipt, new_receipt_code
-from tongpin.intake.handlers import Trace, aware, business_now, now_utc
+from tongpin.intake.handlers.common import Trace, aware, business_now, now_utc
 from tongpin.intake.handlers.messages import accept_message, checked_text, new_concern_id
 from tongpin.intake.repository import (
     ChannelRepository,

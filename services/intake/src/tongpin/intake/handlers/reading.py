@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from tongpin.intake.domain.reading import ReadingTargets, needs_reading, within_target
-from tongpin.intake.handlers import aware
+from tongpin.intake.handlers.common import aware
 from tongpin.intake.repository import MessageRepository, ReadingRepository
 from tongpin.shared.auth import Principal
 from tongpin.shared.envelope import CloudEvent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tongpin.intake.handlers import aware
+from tongpin.intake.handlers.common import aware
 from tongpin.intake.repository import DeliveryRepository, MessageRepository
 
 

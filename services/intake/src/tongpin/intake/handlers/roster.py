@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from tongpin.intake.domain.roster import RosterRow, RowError
-from tongpin.intake.handlers import Trace, aware, business_now, pause
+from tongpin.intake.handlers.common import Trace, aware, business_now, pause
 from tongpin.intake.repository import MemberRepository
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import RosterUpdated, make_event

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tongpin.counselling import handlers
+from tongpin.counselling.handlers import notifications as handlers
 from tongpin.shared.events import BroadcastDelivered, EscalationRaised
 from tongpin.shared.testing.services import eventually
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tongpin.counselling import handlers
 from tongpin.counselling.app import create_app
+from tongpin.counselling.handlers import targets as handlers
 from tongpin.counselling.settings import CounsellingSettings
 from tongpin.shared.testing.services import running
 

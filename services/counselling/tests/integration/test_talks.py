@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tongpin.counselling import handlers
+from tongpin.counselling.handlers import targets as handlers
 
 pytestmark = pytest.mark.integration
 

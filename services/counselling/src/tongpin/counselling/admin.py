@@ -10,8 +10,9 @@ import sys
 
 import structlog
 
-from tongpin.counselling import handlers, repository
+from tongpin.counselling import repository
 from tongpin.counselling.context import build_context
+from tongpin.counselling.handlers import common, staff
 from tongpin.counselling.settings import CounsellingSettings
 from tongpin.shared.mongo import ensure_indexes, make_client
 from tongpin.shared.problems import Problem
@@ -24,9 +25,9 @@ async def create_admin(*, settings: CounsellingSettings, username: str, name: st
         database = client[settings.database_name]
         await ensure_indexes(database, repository.INDEXES)
         ctx = build_context(settings, database)
-        doc = await handlers.create_staff(
+        doc = await staff.create_staff(
             staff=ctx.staff, hasher=ctx.hasher, username=username, name=name, password=password, roles=["admin"],
-            skills=[], unit=None, on_call=False, staff_id=None, trace=handlers.Trace(),
+            skills=[], unit=None, on_call=False, staff_id=None, trace=common.Trace(),
         )
         return str(doc["_id"])
     finally:

@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from tongpin.counselling import handlers as h
 from tongpin.counselling.context import CounsellingContext
 from tongpin.counselling.domain.access import BREAK_GLASS_ROLES, visible_cases
 from tongpin.counselling.domain.case import CaseState
 from tongpin.counselling.domain.escalation import EscalationMaterial
 from tongpin.counselling.domain.sealed import can_read_note
+from tongpin.counselling.handlers import access, broadcasts, cases, common, escalations, notes, staff, talks, targets
 from tongpin.counselling.schemas import (
     AssignmentCreate,
     AvailabilityUpdate,
@@ -98,19 +98,19 @@ def _ctx(request: Request) -> CounsellingContext:
 async def _workable(request: Request, case_id: str, principal: Principal) -> dict[str, Any]:
     """The case, if the caller may open and work it; 403 (with the way to break the glass) otherwise."""
     ctx = _ctx(request)
-    return await h.case_for(repo=ctx.cases, staff=ctx.staff, notes=ctx.notes, case_id=case_id, by=principal)
+    return await access.case_for(repo=ctx.cases, staff=ctx.staff, notes=ctx.notes, case_id=case_id, by=principal)
 
 
 async def _visible(request: Request, principal: Principal, query: dict[str, Any]) -> dict[str, Any]:
     """A case query narrowed to the cases the caller may open."""
     ctx = _ctx(request)
     visible = visible_cases(staff_id=principal.subject, roles=principal.roles,
-                            unit=await h.staff_unit(staff=ctx.staff, by=principal))
+                            unit=await access.staff_unit(staff=ctx.staff, by=principal))
     return query if visible is None else {"$and": [query, visible]} if query else visible
 
 
-def _trace(request: Request) -> h.Trace:
-    return h.Trace(correlationid=request.state.correlation_id, traceparent=request.state.traceparent)
+def _trace(request: Request) -> common.Trace:
+    return common.Trace(correlationid=request.state.correlation_id, traceparent=request.state.traceparent)
 
 
 def _version(body_version: int | None, if_match: str | None) -> int:
@@ -161,7 +161,7 @@ async def issue_token(
 ) -> TokenRead:
     """OAuth2 password flow: a short-lived bearer token for a staff member."""
     ctx = _ctx(request)
-    result = await h.login(staff=ctx.staff, hasher=ctx.hasher, throttle=ctx.throttle, issuer=ctx.issuer,
+    result = await staff.login(staff=ctx.staff, hasher=ctx.hasher, throttle=ctx.throttle, issuer=ctx.issuer,
                            username=username, password=password,
                            client=request.client.host if request.client else None)
     return TokenRead(access_token=result.token, expires_in=int(ctx.issuer.ttl.total_seconds()),
@@ -203,7 +203,7 @@ def _staff_read(doc: dict[str, Any]) -> StaffRead:
 async def create_staff(body: StaffCreate, request: Request, _: Admin) -> StaffRead:
     """Add a staff account."""
     ctx = _ctx(request)
-    doc = await h.create_staff(staff=ctx.staff, hasher=ctx.hasher, username=body.username, name=body.name,
+    doc = await staff.create_staff(staff=ctx.staff, hasher=ctx.hasher, username=body.username, name=body.name,
                                password=body.password, roles=list(body.roles), skills=body.skills, unit=body.unit,
                                on_call=body.on_call, staff_id=body.staff_id, trace=_trace(request))
     request.app.state.runtime.notify_outbox()
@@ -233,7 +233,7 @@ async def update_staff(staff_id: str, body: StaffUpdate, request: Request, _: Ad
     """Change roles, skills, name, password or whether the account is active."""
     ctx = _ctx(request)
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    doc = await h.update_staff(staff=ctx.staff, hasher=ctx.hasher, staff_id=staff_id, changes=changes,
+    doc = await staff.update_staff(staff=ctx.staff, hasher=ctx.hasher, staff_id=staff_id, changes=changes,
                                version=body.version, trace=_trace(request))
     request.app.state.runtime.notify_outbox()
     return _staff_read(doc)
@@ -244,7 +244,7 @@ async def set_availability(staff_id: str, body: AvailabilityUpdate, request: Req
     """Availability, leave and on-call (the coordinator may set these)."""
     ctx = _ctx(request)
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    doc = await h.update_staff(staff=ctx.staff, hasher=ctx.hasher, staff_id=staff_id, changes=changes,
+    doc = await staff.update_staff(staff=ctx.staff, hasher=ctx.hasher, staff_id=staff_id, changes=changes,
                                version=body.version, trace=_trace(request))
     request.app.state.runtime.notify_outbox()
     return _staff_read(doc)
@@ -277,7 +277,7 @@ async def list_cases(
 @router.get("/cases/overdue", response_model=CasePage, tags=["sla"])
 async def overdue_cases(request: Request, principal: CaseWorker, limit: Limit = 50, offset: Offset = 0) -> CasePage:
     """Live cases past a time target (those the caller may open)."""
-    query = await _visible(request, principal, h.overdue_query(clock.now()))
+    query = await _visible(request, principal, targets.overdue_query(clock.now()))
     docs, total = await _ctx(request).cases.list_cases(query=query, limit=limit, offset=offset)
     return CasePage(items=[CaseSummary.model_validate({**d, "case_id": d["_id"], "overdue": True}) for d in docs],
                     total=total, limit=limit, offset=offset)
@@ -287,7 +287,7 @@ async def overdue_cases(request: Request, principal: CaseWorker, limit: Limit = 
 async def sla_summary(request: Request, _: FigureReader) -> dict[str, Any]:
     """How often the first-response and resolution targets were met, overall and per severity."""
     ctx = _ctx(request)
-    return await h.sla_figures(repo=ctx.cases, targets=ctx.targets, now=clock.now())
+    return await targets.sla_figures(repo=ctx.cases, targets=ctx.targets, now=clock.now())
 
 
 @router.get("/cases/{case_id}", response_model=CaseRead, tags=["cases"])
@@ -306,7 +306,7 @@ async def assign(
 ) -> CaseRead:
     """Assign or reassign the case."""
     ctx = _ctx(request)
-    mutation = await h.assign_case(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, case_id=case_id,
+    mutation = await cases.assign_case(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, case_id=case_id,
                                    version=_version(body.version, if_match), assignee_id=body.assignee_id,
                                    by=principal, trace=_trace(request), webhook=ctx.webhook)
     _published(request, response, mutation.case.version)
@@ -321,7 +321,7 @@ async def post_reply(
     """Answer online; intake delivers the reply into the concern's channel or the submitter's thread."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    mutation, reply_id = await h.reply(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
+    mutation, reply_id = await cases.reply(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
                                        text=body.text, channel_id=body.channel_id, by=principal,
                                        trace=_trace(request))
     _published(request, response, mutation.case.version)
@@ -336,7 +336,7 @@ async def schedule_talk(
     """Schedule an offline talk (约谈)."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    mutation, _ = await h.schedule_talk(
+    mutation, _ = await talks.schedule_talk(
         repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match), scheduled_for=body.scheduled_for,
         place=body.place, participants=body.participants, staff_ids=body.staff_ids, by=principal,
         trace=_trace(request),
@@ -353,7 +353,7 @@ async def reschedule_talk(
     """Reschedule a pending talk, or change its place or participants."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    mutation = await h.reschedule_talk(
+    mutation = await talks.reschedule_talk(
         repo=ctx.cases, case_id=case_id, talk_id=talk_id, version=_version(body.version, if_match),
         scheduled_for=body.scheduled_for, place=body.place, participants=body.participants,
         staff_ids=body.staff_ids, trace=_trace(request),
@@ -370,7 +370,7 @@ async def cancel_talk(
     """Call off a pending talk."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    mutation = await h.cancel_talk(repo=ctx.cases, case_id=case_id, talk_id=talk_id,
+    mutation = await talks.cancel_talk(repo=ctx.cases, case_id=case_id, talk_id=talk_id,
                                    version=_version(body.version, if_match), reason_code=body.reason_code,
                                    trace=_trace(request))
     _published(request, response, mutation.case.version)
@@ -385,7 +385,7 @@ async def talk_held(
     """Record that the talk was held, and its outcome."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    mutation = await h.record_talk_held(repo=ctx.cases, case_id=case_id, talk_id=talk_id,
+    mutation = await talks.record_talk_held(repo=ctx.cases, case_id=case_id, talk_id=talk_id,
                                         version=_version(body.version, if_match), outcome_code=body.outcome_code,
                                         trace=_trace(request))
     _published(request, response, mutation.case.version)
@@ -400,7 +400,7 @@ async def resolve(
     """Resolve the case: answered_online, resolved_offline or by_committee, with an outcome code."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    mutation = await h.resolve_case(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
+    mutation = await cases.resolve_case(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
                                     method=body.method, outcome_code=body.outcome_code, trace=_trace(request))
     _published(request, response, mutation.case.version)
     return await _case_read(ctx, case_id)
@@ -414,7 +414,7 @@ async def reopen(
     """Reopen a resolved case when the problem comes back."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    mutation = await h.reopen_case(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
+    mutation = await cases.reopen_case(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
                                    reason_code=body.reason_code, trace=_trace(request))
     _published(request, response, mutation.case.version)
     return await _case_read(ctx, case_id)
@@ -428,7 +428,7 @@ async def feedback(
     """Record the helped person's feedback."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    mutation = await h.record_feedback(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
+    mutation = await cases.record_feedback(repo=ctx.cases, case_id=case_id, version=_version(body.version, if_match),
                                        rating=body.rating, comment=body.comment, by=principal, trace=_trace(request))
     _published(request, response, mutation.case.version)
     return await _case_read(ctx, case_id)
@@ -441,7 +441,7 @@ async def feedback(
 async def break_glass(case_id: str, body: BreakGlassCreate, request: Request, principal: GlassBreaker) -> CaseRead:
     """Read a case one may not open, stating why: recorded, told to the coordinators, counted for auditors."""
     ctx = _ctx(request)
-    await h.break_glass(repo=ctx.cases, glass=ctx.glass, staff=ctx.staff, feed=ctx.feed, case_id=case_id,
+    await access.break_glass(repo=ctx.cases, glass=ctx.glass, staff=ctx.staff, feed=ctx.feed, case_id=case_id,
                         reason=body.reason, by=principal, webhook=ctx.webhook)
     return await _case_read(ctx, case_id)
 
@@ -457,7 +457,7 @@ async def break_glass_reads(request: Request, _: Coordinator, limit: Limit = 50,
 @router.get("/break-glass/summary", response_model=BreakGlassSummary, tags=["cases"])
 async def break_glass_summary(request: Request, _: FigureReader) -> BreakGlassSummary:
     """How many reads went through the glass, per month: counts only."""
-    return BreakGlassSummary.model_validate(await h.break_glass_summary(glass=_ctx(request).glass))
+    return BreakGlassSummary.model_validate(await access.break_glass_summary(glass=_ctx(request).glass))
 
 
 # --- sealed notes -------------------------------------------------------------------------------------------
@@ -468,7 +468,7 @@ async def write_note(case_id: str, body: NoteCreate, request: Request, principal
     """Write a sealed note (encrypted at rest, readable only by the author's role group)."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    doc = await h.write_note(repo=ctx.cases, notes=ctx.notes, keyring=ctx.keyring, case_id=case_id, text=body.text,
+    doc = await notes.write_note(repo=ctx.cases, notes=ctx.notes, keyring=ctx.keyring, case_id=case_id, text=body.text,
                              by=principal)
     return NoteMeta.model_validate({**doc, "note_id": doc["_id"], "readable": True})
 
@@ -487,7 +487,7 @@ async def read_note(case_id: str, note_id: str, request: Request, principal: Not
     """Open one note; the read is recorded (who, when, which note), a refusal is logged."""
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
-    doc = await h.read_note(notes=ctx.notes, keyring=ctx.keyring, case_id=case_id, note_id=note_id, by=principal)
+    doc = await notes.read_note(notes=ctx.notes, keyring=ctx.keyring, case_id=case_id, note_id=note_id, by=principal)
     return NoteRead.model_validate({**doc, "note_id": doc["_id"], "readable": True})
 
 
@@ -515,7 +515,7 @@ async def escalate(
     await _workable(request, case_id, principal)
     ctx = _ctx(request)
     material = EscalationMaterial.model_validate(body.model_dump(exclude={"version"}))
-    mutation, escalation_id = await h.escalate(
+    mutation, escalation_id = await escalations.escalate(
         repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, case_id=case_id, version=_version(body.version, if_match),
         material=material, by=principal, trace=_trace(request), webhook=ctx.webhook,
     )
@@ -527,13 +527,13 @@ async def _material_for(request: Request, escalation_id: str, principal: Princip
     """The committee reads every escalation; case workers only those of cases they may open."""
     if principal.has_any(("committee_member",)):
         return
-    doc, _ = await h.escalation_of(repo=_ctx(request).cases, escalation_id=escalation_id)
+    doc, _ = await escalations.escalation_of(repo=_ctx(request).cases, escalation_id=escalation_id)
     await _workable(request, doc["_id"], principal)
 
 
 async def _escalation_read(ctx: CounsellingContext, escalation_id: str) -> EscalationRead:
-    doc, entry = await h.escalation_of(repo=ctx.cases, escalation_id=escalation_id)
-    item = h.escalation_board_item(case_doc=doc, entry=entry, now=clock.now())
+    doc, entry = await escalations.escalation_of(repo=ctx.cases, escalation_id=escalation_id)
+    item = escalations.escalation_board_item(case_doc=doc, entry=entry, now=clock.now())
     return EscalationRead.model_validate({**item, "material": entry["material"], "decision": entry.get("decision")})
 
 
@@ -546,7 +546,8 @@ async def escalation_board(
     now = clock.now()
     docs = await _ctx(request).cases.find_cases({"escalation_ids": {"$exists": True, "$ne": []}},
                                                 {"outbox": 0, "dialogue": 0})
-    items = [h.escalation_board_item(case_doc=d, entry=e, now=now) for d in docs for e in d["escalations"].values()]
+    items = [escalations.escalation_board_item(case_doc=d, entry=e, now=now)
+             for d in docs for e in d["escalations"].values()]
     items = [i for i in items if status == "all" or i["status"] == status]
     if overdue is not None:
         items = [i for i in items if i["decision_overdue"] == overdue]
@@ -568,8 +569,8 @@ async def material_html(
 ) -> HTMLResponse:
     """The written material as a printable document."""
     await _material_for(request, escalation_id, principal)
-    doc, entry = await h.escalation_of(repo=_ctx(request).cases, escalation_id=escalation_id)
-    return HTMLResponse(h.material_html(case_doc=doc, entry=entry, lang=lang))
+    doc, entry = await escalations.escalation_of(repo=_ctx(request).cases, escalation_id=escalation_id)
+    return HTMLResponse(escalations.material_html(case_doc=doc, entry=entry, lang=lang))
 
 
 @router.post("/escalations/{escalation_id}/decision", response_model=EscalationRead, tags=["escalation"])
@@ -579,7 +580,7 @@ async def record_decision(
 ) -> EscalationRead:
     """Record the committee's decision: what, who acts, by when."""
     ctx = _ctx(request)
-    mutation = await h.decide(
+    mutation = await escalations.decide(
         repo=ctx.cases, feed=ctx.feed, escalation_id=escalation_id, version=_version(body.version, if_match),
         decision_code=body.decision_code, decided=body.decided, actor_kind=body.actor_kind, actor_id=body.actor_id,
         due_by=body.due_by, by=principal, trace=_trace(request), webhook=ctx.webhook,
@@ -596,7 +597,7 @@ async def decision_done(
     """The decision has been carried out."""
     await _material_for(request, escalation_id, principal)
     ctx = _ctx(request)
-    mutation = await h.complete_decision(repo=ctx.cases, escalation_id=escalation_id,
+    mutation = await escalations.complete_decision(repo=ctx.cases, escalation_id=escalation_id,
                                          version=_version(body.version, if_match), trace=_trace(request))
     _published(request, response, mutation.case.version)
     return await _escalation_read(ctx, escalation_id)
@@ -606,7 +607,7 @@ async def decision_done(
 
 
 async def _broadcast_read(ctx: CounsellingContext, doc: dict[str, Any]) -> BroadcastRead:
-    figures = await h.broadcast_figures(broadcasts=ctx.broadcasts, doc=doc)
+    figures = await broadcasts.broadcast_figures(broadcasts=ctx.broadcasts, doc=doc)
     return BroadcastRead.model_validate({**doc, "broadcast_id": doc["_id"], "figures": figures})
 
 
@@ -614,7 +615,7 @@ async def _broadcast_read(ctx: CounsellingContext, doc: dict[str, Any]) -> Broad
 async def compose_broadcast(body: BroadcastCreate, request: Request, principal: Broadcaster) -> BroadcastRead:
     """Compose an education task or notice for chosen channels."""
     ctx = _ctx(request)
-    doc = await h.compose_broadcast(broadcasts=ctx.broadcasts, title=body.title, text=body.text,
+    doc = await broadcasts.compose_broadcast(broadcasts=ctx.broadcasts, title=body.title, text=body.text,
                                     channel_ids=list(dict.fromkeys(body.channel_ids)), by=principal,
                                     trace=_trace(request))
     request.app.state.runtime.notify_outbox()

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tongpin.counselling import api, consumers, handlers, repository
+from tongpin.counselling import api, consumers, repository
 from tongpin.counselling.context import CounsellingContext, build_context
+from tongpin.counselling.handlers import notifications, targets
 from tongpin.counselling.settings import CounsellingSettings
 from tongpin.shared import clock
 from tongpin.shared.auth import TokenVerifier
@@ -41,12 +42,12 @@ def _start_timers(ctx: CounsellingContext) -> Callable[[ServiceRuntime], Awaitab
         settings = ctx.settings
 
         async def sla() -> None:
-            await handlers.flag_overdue(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, now=clock.now(),
-                                        webhook=ctx.webhook)
+            await targets.flag_overdue(repo=ctx.cases, staff=ctx.staff, feed=ctx.feed, now=clock.now(),
+                                       webhook=ctx.webhook)
 
         async def reminders() -> None:
-            await handlers.send_talk_reminders(repo=ctx.cases, feed=ctx.feed, now=clock.now(),
-                                               lead=ctx.reminder_lead, webhook=ctx.webhook)
+            await targets.send_talk_reminders(repo=ctx.cases, feed=ctx.feed, now=clock.now(),
+                                              lead=ctx.reminder_lead, webhook=ctx.webhook)
 
         runtime.spawn(_every(settings.sla_check_seconds, "sla", sla), name="counselling-sla")
         runtime.spawn(_every(settings.reminder_check_seconds, "talk-reminders", reminders),
@@ -59,7 +60,7 @@ def _start_timers(ctx: CounsellingContext) -> Callable[[ServiceRuntime], Awaitab
             runtime.extras["webhook_http"] = http
 
             async def webhook() -> None:
-                await handlers.deliver_webhooks(feed=ctx.feed, http=http, url=url, secret=secret)
+                await notifications.deliver_webhooks(feed=ctx.feed, http=http, url=url, secret=secret)
 
             runtime.spawn(_every(settings.webhook_check_seconds, "webhook", webhook), name="counselling-webhook")
 

@@ -8,10 +8,11 @@ cancelled while the committee deliberates, without moving the case out of the br
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final, Literal, get_args
 
+from tongpin.counselling.domain.talk import Talk
 from tongpin.shared.codes import (
     COMMITTEE_DECISIONS,
     REOPEN_REASONS,
@@ -246,6 +247,9 @@ class Case:
     reopened_at: datetime | None = None
     reopen_reason_code: str | None = None
 
+    # Every talk booked, by id: the case keeps their details as it keeps the pending one's id.
+    talks: dict[str, Talk] = field(default_factory=dict)
+
     pending_events: list[CaseEvent] = field(default_factory=list, repr=False, compare=False)
 
     # --- creation ---------------------------------------------------------------------------------
@@ -356,7 +360,10 @@ class Case:
             self.state = "in_dialogue"
         self._changed(at, ReplyRecorded(case_id=self.case_id, replied_at=at, first_response=first, reply_id=reply_id))
 
-    def schedule_talk(self, *, talk_id: str, at: datetime, scheduled_for: datetime) -> None:
+    def schedule_talk(
+        self, *, talk_id: str, at: datetime, scheduled_for: datetime, place: str = "",
+        participants: list[str] | None = None, staff_ids: list[str] | None = None, by: str | None = None,
+    ) -> None:
         """Book an offline talk; only one may be pending at a time."""
         self._require("schedule_talk", _SCHEDULE_FROM)
         if self.pending_talk_id is not None:
@@ -364,12 +371,39 @@ class Case:
         _check_id("talk_id", talk_id)
         if talk_id in self.held_talk_ids:
             raise IllegalTransition(self.state, "schedule_talk", f"talk {talk_id} was already held")
+        self.talks[talk_id] = Talk(
+            talk_id=talk_id, scheduled_for=scheduled_for, place=place, participants=list(participants or []),
+            staff_ids=list(staff_ids or []), scheduled_by=by, scheduled_at=at,
+        )
         self.state_before_talk = self.state
         self.pending_talk_id, self.pending_talk_for = talk_id, scheduled_for
         self.state = "talk_scheduled"
         self._changed(
             at, TalkScheduled(case_id=self.case_id, talk_id=talk_id, scheduled_for=scheduled_for, scheduled_at=at)
         )
+
+    def reschedule_talk(
+        self, *, talk_id: str, at: datetime, scheduled_for: datetime | None = None, place: str | None = None,
+        participants: list[str] | None = None, staff_ids: list[str] | None = None,
+    ) -> None:
+        """Move the pending talk to another time (called off and booked again), or change its place or people.
+
+        A change of place or people alone records no event; a new time is reminded of again.
+        """
+        if self.pending_talk_id != talk_id or talk_id not in self.talks:
+            raise IllegalTransition(self.state, "reschedule_talk", f"talk {talk_id} is not pending")
+        booked = replace(self.talks[talk_id])
+        if scheduled_for is not None:
+            self.cancel_talk(talk_id=talk_id, at=at, reason_code="rescheduled")
+            self.schedule_talk(talk_id=talk_id, at=at, scheduled_for=scheduled_for)
+            booked.scheduled_for, booked.reminded_for = scheduled_for, None
+        if place is not None:
+            booked.place = place
+        if participants is not None:
+            booked.participants = list(participants)
+        if staff_ids is not None:
+            booked.staff_ids = list(staff_ids)
+        self.talks[talk_id] = booked
 
     def cancel_talk(self, *, talk_id: str, at: datetime, reason_code: TalkCancelReason | None = None) -> None:
         """Call off the pending talk; the case returns to where it was before the booking."""
@@ -379,6 +413,9 @@ class Case:
         if self.state == "talk_scheduled":
             self.state = self.state_before_talk or "in_dialogue"
         self._clear_pending_talk()
+        if talk_id in self.talks:
+            self.talks[talk_id] = replace(self.talks[talk_id], status="cancelled", cancelled_at=at,
+                                          reason_code=reason_code)
         self._changed(
             at, TalkCancelled(case_id=self.case_id, talk_id=talk_id, reason_code=reason_code, cancelled_at=at)
         )
@@ -391,9 +428,22 @@ class Case:
             self.state = "talk_held"
         self._clear_pending_talk()
         self.held_talk_ids.append(talk_id)
+        if talk_id in self.talks:
+            self.talks[talk_id] = replace(self.talks[talk_id], status="held", held_at=at, outcome_code=outcome_code)
         self._changed(
             at, TalkHeld(case_id=self.case_id, talk_id=talk_id, outcome_code=outcome_code, held_at=at)
         )
+
+    def remind_of_talk(self) -> Talk | None:
+        """The pending talk if its staff are yet to be reminded of its time, now marked reminded; else None.
+
+        A reminder is bookkeeping: it records no event and leaves the version alone.
+        """
+        talk = self.talks.get(self.pending_talk_id) if self.pending_talk_id else None
+        if talk is None or not talk.needs_reminder:
+            return None
+        talk.reminded_for = talk.scheduled_for
+        return talk
 
     def escalate(self, *, escalation_id: str, at: datetime) -> None:
         """Put the case before the Party committee (上报党委)."""

@@ -8,12 +8,12 @@ from typing import Any
 from tongpin.counselling.domain.access import case_access
 from tongpin.counselling.handlers.common import business_now, new_id
 from tongpin.counselling.handlers.notifications import coordinators, notify
-from tongpin.counselling.repository import (
-    BreakGlassRepository,
-    CaseRepository,
-    NoteRepository,
-    NotificationRepository,
-    StaffRepository,
+from tongpin.counselling.repository.ports import (
+    BreakGlassStore,
+    CaseStore,
+    NoteStore,
+    NotificationStore,
+    StaffStore,
 )
 from tongpin.shared.auth import Principal
 from tongpin.shared.logging import get_logger
@@ -33,7 +33,7 @@ class NeedToKnow(Problem):
 
 
 async def case_for(
-    *, repo: CaseRepository, staff: StaffRepository, notes: NoteRepository, case_id: str, by: Principal
+    *, repo: CaseStore, staff: StaffStore, notes: NoteStore, case_id: str, by: Principal
 ) -> dict[str, Any]:
     """The case, if the caller may open it (coordinator, assignee, or its team in its unit); 404 or 403."""
     doc = await repo.get_case(case_id)
@@ -48,14 +48,14 @@ async def case_for(
     return doc
 
 
-async def staff_unit(*, staff: StaffRepository, by: Principal) -> str | None:
+async def staff_unit(*, staff: StaffStore, by: Principal) -> str | None:
     """The caller's unit in the staff directory (None for staff without one, or not in the directory)."""
     member = await staff.get(by.subject)
     return member.get("unit") if member else None
 
 
 async def break_glass(
-    *, repo: CaseRepository, glass: BreakGlassRepository, staff: StaffRepository, feed: NotificationRepository,
+    *, repo: CaseStore, glass: BreakGlassStore, staff: StaffStore, feed: NotificationStore,
     case_id: str, reason: str, by: Principal, webhook: bool,
 ) -> dict[str, Any]:
     """Read a case one may not open: the reason is recorded, the coordinators are told (without it)."""
@@ -74,7 +74,7 @@ async def break_glass(
     return doc
 
 
-async def break_glass_summary(*, glass: BreakGlassRepository) -> dict[str, Any]:
+async def break_glass_summary(*, glass: BreakGlassStore) -> dict[str, Any]:
     """How many cases were read through the glass, per month (counts only)."""
     months = Counter(await glass.months())
     return {"total": sum(months.values()),

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tongpin.counselling.handlers.common import Trace, business_now, catalogue_event, new_id
-from tongpin.counselling.repository import BroadcastRepository
+from tongpin.counselling.repository.ports import BroadcastStore
 from tongpin.shared import events as ev
 from tongpin.shared.auth import Principal
 from tongpin.shared.logging import get_logger
@@ -15,7 +15,7 @@ log = get_logger(__name__)
 
 
 async def compose_broadcast(
-    *, broadcasts: BroadcastRepository, title: str, text: str, channel_ids: list[str], by: Principal, trace: Trace
+    *, broadcasts: BroadcastStore, title: str, text: str, channel_ids: list[str], by: Principal, trace: Trace
 ) -> dict[str, Any]:
     """An education task or notice for the chosen channels; intake delivers it (broadcast.requested)."""
     broadcast_id = new_id("bc")
@@ -29,7 +29,7 @@ async def compose_broadcast(
     return doc
 
 
-async def record_broadcast_delivery(*, broadcasts: BroadcastRepository, delivered: ev.BroadcastDelivered) -> None:
+async def record_broadcast_delivery(*, broadcasts: BroadcastStore, delivered: ev.BroadcastDelivered) -> None:
     """Keep intake's report of one channel's delivery (the latest report per channel wins)."""
     key = f"{delivered.broadcast_id}:{delivered.channel_id}"
     existing = [d for d in await broadcasts.deliveries(delivered.broadcast_id) if d["_id"] == key]
@@ -38,7 +38,7 @@ async def record_broadcast_delivery(*, broadcasts: BroadcastRepository, delivere
     await broadcasts.record_delivery({"_id": key, **delivered.model_dump(mode="python")})
 
 
-async def broadcast_figures(*, broadcasts: BroadcastRepository, doc: Mapping[str, Any]) -> dict[str, Any]:
+async def broadcast_figures(*, broadcasts: BroadcastStore, doc: Mapping[str, Any]) -> dict[str, Any]:
     """Delivery figures of one broadcast: per channel and in total."""
     deliveries = {d["channel_id"]: d for d in await broadcasts.deliveries(doc["_id"])}
     per_channel = [

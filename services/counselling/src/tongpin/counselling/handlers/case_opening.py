@@ -10,9 +10,10 @@ from tongpin.counselling.domain.case import Case
 from tongpin.counselling.domain.roles import CASE_WORKER_ROLES
 from tongpin.counselling.domain.sla import Targets, due_dates
 from tongpin.counselling.handlers.common import Trace, business_now, case_role
-from tongpin.counselling.handlers.mutation import case_fields, catalogue_events, mutate_case
+from tongpin.counselling.handlers.mutation import catalogue_events, mutate_case
 from tongpin.counselling.handlers.notifications import coordinators, notify, notify_assignments
-from tongpin.counselling.repository import CaseRepository, NotificationRepository, StaffRepository
+from tongpin.counselling.repository.documents import case_document
+from tongpin.counselling.repository.ports import CaseStore, NotificationStore, StaffStore
 from tongpin.shared import events as ev
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.logging import get_logger
@@ -21,7 +22,7 @@ log = get_logger(__name__)
 
 
 async def record_concern_text(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, targets: Targets,
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, targets: Targets,
     event: CloudEvent, concern: ev.ConcernRaised, webhook: bool,
 ) -> None:
     """Keep a concern's text until its decision arrives (they may come in either order)."""
@@ -32,7 +33,7 @@ async def record_concern_text(
 
 
 async def record_decision(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, targets: Targets,
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, targets: Targets,
     event: CloudEvent, decision: ev.ConcernTriaged, webhook: bool,
 ) -> None:
     """Keep triage's decision; open the case once the text is here, or apply an override to it."""
@@ -42,7 +43,7 @@ async def record_decision(
 
 
 async def _open_case_when_complete(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, targets: Targets,
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, targets: Targets,
     event: CloudEvent, doc: dict[str, Any], webhook: bool, override: ev.ConcernTriaged | None = None,
 ) -> None:
     # ``doc`` is the concern as our merge left it: the write gate runs the two halves' merges one after the
@@ -82,7 +83,7 @@ async def _open_case_when_complete(
 
 
 async def open_case(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, targets: Targets,
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, targets: Targets,
     concern_id: str, channel_id: str, channel_kind: str, unit: str | None, about_officer_id: str | None,
     category: str, severity: str, crisis: bool, assignee_id: str | None, assignee_role: str | None, route: str,
     flags: Sequence[str], trace: Trace, webhook: bool, now: datetime | None = None,
@@ -106,9 +107,11 @@ async def open_case(
         role = assignee_role or case_role(member) or "political_worker"
         case.assign(assignee_id=assignee_id, assignee_role=role, by=None, at=now)  # type: ignore[arg-type]
     recorded = case.pull_events()
+    fields = case_document(case)
+    talks = fields.pop("talks")  # stored beside the dialogue, as every case document has it
     document = {
-        "_id": case_id, **case_fields(case), "channel_id": channel_id, "route": route, "flags": list(flags),
-        "dialogue": [], "talks": {}, "escalations": {}, "feedback": [],
+        "_id": case_id, **fields, "channel_id": channel_id, "route": route, "flags": list(flags),
+        "dialogue": [], "talks": talks, "escalations": {}, "feedback": [],
     }
     created = await repo.insert_case(document, catalogue_events(case, recorded, trace=trace))
     await repo.merge_concern(concern_id, {"case_id": case_id})
@@ -135,7 +138,7 @@ async def open_case(
 
 
 async def _apply_override(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, targets: Targets, case_id: str,
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, targets: Targets, case_id: str,
     decision: ev.ConcernTriaged, trace: Trace, webhook: bool,
 ) -> None:
     """Staff overrode triage: the case takes the new category, severity (and due dates) and assignee.
@@ -162,7 +165,7 @@ async def _apply_override(
     await notify_assignments(feed=feed, mutation=mutation, webhook=webhook)
 
 
-async def attach_concern(*, repo: CaseRepository, case_id: str, concern_id: str, trace: Trace) -> None:
+async def attach_concern(*, repo: CaseStore, case_id: str, concern_id: str, trace: Trace) -> None:
     """Attach a related concern to a case (attaching it twice changes nothing)."""
 
     def apply(case: Case, _: dict[str, Any]) -> None:
@@ -176,7 +179,7 @@ async def attach_concern(*, repo: CaseRepository, case_id: str, concern_id: str,
     await repo.merge_concern(concern_id, {"case_id": case_id})
 
 
-async def record_merge(*, repo: CaseRepository, event: CloudEvent, merge: ev.ConcernMerged) -> None:
+async def record_merge(*, repo: CaseStore, event: CloudEvent, merge: ev.ConcernMerged) -> None:
     """A concern was merged into another: it joins the primary concern's case (now or when that opens)."""
     await repo.merge_concern(merge.concern_id, {"merged_into": merge.primary_concern_id})
     primary_case = f"case-{merge.primary_concern_id}"
@@ -186,7 +189,7 @@ async def record_merge(*, repo: CaseRepository, event: CloudEvent, merge: ev.Con
 
 
 async def record_crisis(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, targets: Targets,
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, targets: Targets,
     event: CloudEvent, crisis: ev.EscalationRaised, webhook: bool,
 ) -> None:
     """Crisis fast path: open the case at once with the on-call psychologist, and tell them."""
@@ -228,7 +231,7 @@ async def record_crisis(
                          severity=mutation.case.severity)
 
 
-async def crisis_psychologist(*, staff: StaffRepository, repo: CaseRepository, proposed: str | None) -> str | None:
+async def crisis_psychologist(*, staff: StaffStore, repo: CaseStore, proposed: str | None) -> str | None:
     """Who takes a crisis: the psychologist triage named if they still can, else the on-call one, else any."""
     if proposed:
         member = await staff.get(proposed)
@@ -240,7 +243,7 @@ async def crisis_psychologist(*, staff: StaffRepository, repo: CaseRepository, p
 
 
 async def pick_assignee(
-    *, staff: StaffRepository, repo: CaseRepository, role: str, on_call: bool = False
+    *, staff: StaffStore, repo: CaseStore, role: str, on_call: bool = False
 ) -> str | None:
     """An active member of staff with the role, not on leave, with the fewest live cases."""
     query: dict[str, Any] = {"roles": role, "active": True, "on_leave": False}

@@ -9,7 +9,7 @@ from tongpin.counselling.domain.case import Case
 from tongpin.counselling.handlers.common import Trace, business_now, case_role, new_id
 from tongpin.counselling.handlers.mutation import Mutation, mutate_case
 from tongpin.counselling.handlers.notifications import notify_assignments
-from tongpin.counselling.repository import CaseRepository, NotificationRepository, StaffRepository
+from tongpin.counselling.repository.ports import CaseStore, NotificationStore, StaffStore
 from tongpin.shared import events as ev
 from tongpin.shared.auth import Principal
 from tongpin.shared.codes import ReopenReason, ResolutionOutcome
@@ -20,7 +20,7 @@ log = get_logger(__name__)
 
 
 async def assign_case(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, case_id: str, version: int,
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, case_id: str, version: int,
     assignee_id: str, by: Principal, trace: Trace, webhook: bool,
 ) -> Mutation:
     """Assign or reassign a case to an active case worker."""
@@ -38,7 +38,7 @@ async def assign_case(
 
 
 async def reply(
-    *, repo: CaseRepository, case_id: str, version: int, text: str, channel_id: str | None, by: Principal,
+    *, repo: CaseStore, case_id: str, version: int, text: str, channel_id: str | None, by: Principal,
     trace: Trace,
 ) -> tuple[Mutation, str]:
     """Answer online: the reply goes to intake to deliver (reply.requested), carrying no raiser identity.
@@ -74,7 +74,7 @@ async def reply(
     return mutation, reply_id
 
 
-async def reply_targets(*, repo: CaseRepository, case_doc: Mapping[str, Any]) -> dict[str, str]:
+async def reply_targets(*, repo: CaseStore, case_doc: Mapping[str, Any]) -> dict[str, str]:
     """Channel id -> the first of the case's concerns that came from it: where a reply may go."""
     stored = {c["_id"]: c for c in await repo.concerns(case_doc["concern_ids"])}
     targets: dict[str, str] = {}
@@ -90,7 +90,7 @@ async def reply_targets(*, repo: CaseRepository, case_doc: Mapping[str, Any]) ->
 
 
 async def resolve_case(
-    *, repo: CaseRepository, case_id: str, version: int, method: ev.ResolutionMethod, outcome_code: ResolutionOutcome,
+    *, repo: CaseStore, case_id: str, version: int, method: ev.ResolutionMethod, outcome_code: ResolutionOutcome,
     trace: Trace,
 ) -> Mutation:
     """Resolve, saying how (answered_online, resolved_offline, by_committee) and with what outcome."""
@@ -103,7 +103,7 @@ async def resolve_case(
 
 
 async def reopen_case(
-    *, repo: CaseRepository, case_id: str, version: int, reason_code: ReopenReason, trace: Trace
+    *, repo: CaseStore, case_id: str, version: int, reason_code: ReopenReason, trace: Trace
 ) -> Mutation:
     """Open a resolved case again when the problem comes back."""
 
@@ -115,7 +115,7 @@ async def reopen_case(
 
 
 async def record_feedback(
-    *, repo: CaseRepository, case_id: str, version: int, rating: int, comment: str | None, by: Principal,
+    *, repo: CaseStore, case_id: str, version: int, rating: int, comment: str | None, by: Principal,
     trace: Trace,
 ) -> Mutation:
     """Keep the helped person's feedback (a rating, and optionally their words)."""

@@ -11,14 +11,14 @@ from tongpin.counselling.domain.escalation import Decision, EscalationMaterial, 
 from tongpin.counselling.handlers.common import Trace, business_now, new_id
 from tongpin.counselling.handlers.mutation import Mutation, mutate_case
 from tongpin.counselling.handlers.notifications import notify
-from tongpin.counselling.repository import CaseRepository, NotificationRepository, StaffRepository
+from tongpin.counselling.repository.ports import CaseStore, NotificationStore, StaffStore
 from tongpin.shared.auth import Principal
 from tongpin.shared.codes import CommitteeDecision
 from tongpin.shared.problems import Conflict, Invalid, NotFound
 
 
 async def escalate(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, case_id: str, version: int,
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, case_id: str, version: int,
     material: EscalationMaterial, by: Principal, trace: Trace, webhook: bool,
 ) -> tuple[Mutation, str]:
     """Put the case before the committee with its written material."""
@@ -39,7 +39,7 @@ async def escalate(
     return mutation, escalation_id
 
 
-async def escalation_of(*, repo: CaseRepository, escalation_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+async def escalation_of(*, repo: CaseStore, escalation_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The case and the escalation entry, or 404."""
     doc = await repo.case_with_escalation(escalation_id)
     if doc is None or escalation_id not in doc.get("escalations", {}):
@@ -57,7 +57,7 @@ def material_html(*, case_doc: Mapping[str, Any], entry: Mapping[str, Any], lang
 
 
 async def decide(
-    *, repo: CaseRepository, feed: NotificationRepository, escalation_id: str, version: int,
+    *, repo: CaseStore, feed: NotificationStore, escalation_id: str, version: int,
     decision_code: CommitteeDecision, decided: str, actor_kind: str, actor_id: str, due_by: datetime | None,
     by: Principal, trace: Trace, webhook: bool,
 ) -> Mutation:
@@ -83,7 +83,7 @@ async def decide(
     return mutation
 
 
-async def complete_decision(*, repo: CaseRepository, escalation_id: str, version: int, trace: Trace) -> Mutation:
+async def complete_decision(*, repo: CaseStore, escalation_id: str, version: int, trace: Trace) -> Mutation:
     """The decision has been carried out."""
     doc, entry = await escalation_of(repo=repo, escalation_id=escalation_id)
     if entry.get("decision") is None:

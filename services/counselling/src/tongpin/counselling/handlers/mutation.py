@@ -1,31 +1,21 @@
-"""The case as stored, and the load-apply-save loop every case command and event goes through."""
+"""The catalogue events a case's changes cause, and the load-apply-save loop every case change goes through."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tongpin.counselling.domain import case as domain
 from tongpin.counselling.domain.case import Case, CaseError, IllegalTransition, InvalidValue, WrongReference
 from tongpin.counselling.handlers.common import Trace, business_now, catalogue_event
-from tongpin.counselling.repository import CaseRepository
+from tongpin.counselling.repository.documents import case_document, case_from_document
+from tongpin.counselling.repository.ports import CaseStore
 from tongpin.shared import events as ev
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.problems import Conflict, Invalid, NotFound
 
-_CASE_FIELDS = tuple(f.name for f in fields(Case) if f.name != "pending_events")
 _CONFLICT_RETRIES = 8
-
-
-def case_from_doc(doc: Mapping[str, Any]) -> Case:
-    """Rebuild the aggregate from its stored fields."""
-    return Case(**{name: doc[name] for name in _CASE_FIELDS if name in doc})
-
-
-def case_fields(case: Case) -> dict[str, Any]:
-    """The aggregate's fields as stored."""
-    return {name: getattr(case, name) for name in _CASE_FIELDS}
 
 
 def catalogue_events(case: Case, recorded: Sequence[domain.CaseEvent], *, trace: Trace) -> list[CloudEvent]:
@@ -95,7 +85,7 @@ class Mutation:
 
 async def mutate_case(
     *,
-    repo: CaseRepository,
+    repo: CaseStore,
     case_id: str,
     expected_version: int | None,
     apply: Callable[[Case, dict[str, Any]], dict[str, Any] | None],
@@ -114,7 +104,7 @@ async def mutate_case(
 
 async def _mutate_case(
     *,
-    repo: CaseRepository,
+    repo: CaseStore,
     case_id: str,
     expected_version: int | None,
     apply: Callable[[Case, dict[str, Any]], dict[str, Any] | None],
@@ -128,7 +118,7 @@ async def _mutate_case(
         if expected_version is not None and doc["version"] != expected_version:
             raise Conflict(f"the case is at version {doc['version']}, not {expected_version}; reload and retry",
                            current_version=doc["version"])
-        case = case_from_doc(doc)
+        case = case_from_document(doc)
         try:
             extra = apply(case, doc) or {}
         except InvalidValue as exc:
@@ -138,14 +128,14 @@ async def _mutate_case(
         except CaseError as exc:
             raise Conflict(str(exc), current_state=case.state) from exc
         if case.version == doc["version"]:
-            case.version += 1  # a change outside the state machine (talk details, feedback) still counts
+            case.version += 1  # a change no event records (a talk's place or people, feedback) still counts
             case.updated_at = business_now()
         recorded = case.pull_events()
         events = catalogue_events(case, recorded, trace=trace)
         if extra_events is not None:
             events += [catalogue_event(data, subject=case.case_id, trace=trace) for data in extra_events(case)]
         update: dict[str, Any] = {op: dict(values) for op, values in extra.items()}
-        update.setdefault("$set", {}).update(case_fields(case))
+        update.setdefault("$set", {}).update(case_document(case))
         if await repo.save_case(case_id, expected_version=doc["version"], update=update, events=events):
             return Mutation(case=case, recorded=recorded, events=events, before=doc)
         if expected_version is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from tongpin.counselling.domain.sealed import KeyRing, NoteUnreadable, author_group_for, can_read_note
 from tongpin.counselling.handlers.common import business_now, new_id
-from tongpin.counselling.repository import CaseRepository, NoteRepository
+from tongpin.counselling.repository.ports import CaseStore, NoteStore
 from tongpin.shared.auth import Principal
 from tongpin.shared.logging import get_logger
 from tongpin.shared.problems import NotFound, Problem
@@ -15,7 +15,7 @@ log = get_logger(__name__)
 
 
 async def write_note(
-    *, repo: CaseRepository, notes: NoteRepository, keyring: KeyRing | None, case_id: str, text: str, by: Principal
+    *, repo: CaseStore, notes: NoteStore, keyring: KeyRing | None, case_id: str, text: str, by: Principal
 ) -> dict[str, Any]:
     """Seal a note under the current key; only ciphertext is stored and nothing of it is logged."""
     if keyring is None:
@@ -35,7 +35,7 @@ async def write_note(
 
 
 async def read_note(
-    *, notes: NoteRepository, keyring: KeyRing | None, case_id: str, note_id: str, by: Principal
+    *, notes: NoteStore, keyring: KeyRing | None, case_id: str, note_id: str, by: Principal
 ) -> dict[str, Any]:
     """Open a note for a reader its author's group admits; every read and every refusal is recorded."""
     doc = await notes.get(note_id)

@@ -13,7 +13,7 @@ import httpx
 from tongpin.counselling.domain import case as domain
 from tongpin.counselling.handlers.common import business_now
 from tongpin.counselling.handlers.mutation import Mutation
-from tongpin.counselling.repository import NotificationRepository, StaffRepository
+from tongpin.counselling.repository.ports import NotificationStore, StaffStore
 from tongpin.shared import events as ev
 from tongpin.shared.logging import get_logger
 
@@ -21,7 +21,7 @@ log = get_logger(__name__)
 
 
 async def notify(
-    *, feed: NotificationRepository, staff_id: str, kind: str, notification_id: str, case_id: str | None = None,
+    *, feed: NotificationStore, staff_id: str, kind: str, notification_id: str, case_id: str | None = None,
     webhook: bool, at: datetime | None = None, **details: Any,
 ) -> bool:
     """Put one item in a staff member's feed (ids and codes only); the same id twice adds it once."""
@@ -36,7 +36,7 @@ async def notify(
 
 
 async def notify_assignments(
-    *, feed: NotificationRepository, mutation: Mutation, webhook: bool, kind: str = "assignment"
+    *, feed: NotificationStore, mutation: Mutation, webhook: bool, kind: str = "assignment"
 ) -> None:
     for item in mutation.recorded:
         if isinstance(item, domain.CaseAssigned):
@@ -46,7 +46,7 @@ async def notify_assignments(
 
 
 async def notify_reading_overdue(
-    *, staff: StaffRepository, feed: NotificationRepository, overdue: ev.ReadingOverdue, webhook: bool,
+    *, staff: StaffStore, feed: NotificationStore, overdue: ev.ReadingOverdue, webhook: bool,
 ) -> None:
     """A message passed its reading target unread: every on-call member of staff hears of it (the
     coordinators, when nobody is on call). Ids and codes only; the text stays in intake's reading list."""
@@ -59,7 +59,7 @@ async def notify_reading_overdue(
                      due_at=overdue.due_at.isoformat())
 
 
-async def coordinators(*, staff: StaffRepository) -> list[str]:
+async def coordinators(*, staff: StaffStore) -> list[str]:
     """Active centre coordinators, who hear about what has nobody to hear it."""
     return [doc["_id"] for doc in await staff.find({"roles": "centre_coordinator", "active": True})]
 
@@ -70,7 +70,7 @@ def webhook_signature(*, secret: bytes, body: bytes) -> str:
 
 
 async def deliver_webhooks(
-    *, feed: NotificationRepository, http: httpx.AsyncClient, url: str, secret: bytes
+    *, feed: NotificationStore, http: httpx.AsyncClient, url: str, secret: bytes
 ) -> int:
     """Post pending notifications (ids and codes only) to the bureau's messaging app, signed."""
     sent = 0

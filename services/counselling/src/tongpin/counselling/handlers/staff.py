@@ -19,7 +19,7 @@ from tongpin.counselling.domain.identity import (
     verify_unknown_account,
 )
 from tongpin.counselling.handlers.common import Trace, catalogue_event, new_id, system_now
-from tongpin.counselling.repository import StaffRepository
+from tongpin.counselling.repository.ports import StaffStore
 from tongpin.shared import events as ev
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.logging import get_logger
@@ -36,7 +36,7 @@ def _staff_updated(doc: Mapping[str, Any], *, trace: Trace) -> CloudEvent:
 
 
 async def create_staff(
-    *, staff: StaffRepository, hasher: PasswordHasher, username: str, name: str, password: str, roles: list[str],
+    *, staff: StaffStore, hasher: PasswordHasher, username: str, name: str, password: str, roles: list[str],
     skills: list[str], unit: str | None, on_call: bool, staff_id: str | None, trace: Trace,
 ) -> dict[str, Any]:
     """Add a staff account (argon2 hash of its password); staff.updated tells triage."""
@@ -54,7 +54,7 @@ async def create_staff(
 
 
 async def update_staff(
-    *, staff: StaffRepository, hasher: PasswordHasher, staff_id: str, changes: dict[str, Any],
+    *, staff: StaffStore, hasher: PasswordHasher, staff_id: str, changes: dict[str, Any],
     version: int | None, trace: Trace,
 ) -> dict[str, Any]:
     """Change a staff account (roles, skills, availability, leave, on-call, password)."""
@@ -100,7 +100,7 @@ def _counter(doc: Mapping[str, Any] | None) -> ThrottleCounter:
                            next_at=doc.get("next_at"))
 
 
-async def _claim_attempt(*, staff: StaffRepository, throttle: LoginThrottle, key: str, scope: str) -> _Claim:
+async def _claim_attempt(*, staff: StaffStore, throttle: LoginThrottle, key: str, scope: str) -> _Claim:
     """Count one attempt on a counter before its password is checked, or learn it must wait."""
     for _ in range(50):
         doc = await staff.throttle_counter(key)
@@ -117,7 +117,7 @@ async def _claim_attempt(*, staff: StaffRepository, throttle: LoginThrottle, key
                   before=None)
 
 
-async def _release(*, staff: StaffRepository, claim: _Claim) -> None:
+async def _release(*, staff: StaffStore, claim: _Claim) -> None:
     """Give back a counted attempt that was refused by the other counter, so it costs nothing."""
     before = _counter(claim.before)
     version = (claim.before["version"] if claim.before else 0) + 1
@@ -126,7 +126,7 @@ async def _release(*, staff: StaffRepository, claim: _Claim) -> None:
 
 
 async def login(
-    *, staff: StaffRepository, hasher: PasswordHasher, throttle: LoginThrottle, issuer: TokenIssuer,
+    *, staff: StaffStore, hasher: PasswordHasher, throttle: LoginThrottle, issuer: TokenIssuer,
     username: str, password: str, client: str | None,
 ) -> LoginResult:
     """Check a password under the throttle; every attempt is recorded and logged (never the password).

@@ -9,7 +9,8 @@ from typing import Any
 
 from tongpin.counselling.domain.sla import Targets, is_overdue, summarise
 from tongpin.counselling.handlers.notifications import coordinators, notify
-from tongpin.counselling.repository import CaseRepository, NotificationRepository, StaffRepository
+from tongpin.counselling.repository.documents import case_from_document
+from tongpin.counselling.repository.ports import CaseStore, NotificationStore, StaffStore
 from tongpin.shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -23,7 +24,7 @@ def overdue_query(now: datetime) -> dict[str, Any]:
 
 
 async def flag_overdue(
-    *, repo: CaseRepository, staff: StaffRepository, feed: NotificationRepository, now: datetime, webhook: bool
+    *, repo: CaseStore, staff: StaffStore, feed: NotificationStore, now: datetime, webhook: bool
 ) -> list[str]:
     """Flag cases past a target and decisions past their deadline, telling who must act; returns flagged ids."""
     flagged: list[str] = []
@@ -56,22 +57,23 @@ async def flag_overdue(
 
 
 async def send_talk_reminders(
-    *, repo: CaseRepository, feed: NotificationRepository, now: datetime, lead: timedelta, webhook: bool
+    *, repo: CaseStore, feed: NotificationStore, now: datetime, lead: timedelta, webhook: bool
 ) -> list[str]:
     """Remind the staff of each talk coming up within the lead time (once per booked time)."""
     reminded: list[str] = []
     query = {"pending_talk_id": {"$ne": None}, "pending_talk_for": {"$lte": now + lead, "$gte": now}}
     for doc in await repo.find_cases(query):
-        talk_id = doc["pending_talk_id"]
-        talk = doc.get("talks", {}).get(talk_id)
-        if talk is None or talk.get("reminded_for") == doc["pending_talk_for"]:
+        case = case_from_document(doc)
+        talk = case.remind_of_talk()
+        if talk is None:
             continue
-        await repo.flag(doc["_id"], {f"talks.{talk_id}.reminded_for": doc["pending_talk_for"]})
-        for staff_id in sorted({*talk.get("staff_ids", []), *([doc["assignee_id"]] if doc.get("assignee_id") else [])}):
-            await notify(feed=feed, staff_id=staff_id, kind="talk_reminder", case_id=doc["_id"],
-                         notification_id=f"talk_reminder:{talk_id}:{doc['pending_talk_for'].isoformat()}:{staff_id}",
-                         webhook=webhook, talk_id=talk_id, scheduled_for=doc["pending_talk_for"].isoformat(), at=now)
-        reminded.append(talk_id)
+        await repo.save_talk_reminder(case.case_id, talk)
+        when = talk.scheduled_for.isoformat()
+        for staff_id in sorted({*talk.staff_ids, *([case.assignee_id] if case.assignee_id else [])}):
+            await notify(feed=feed, staff_id=staff_id, kind="talk_reminder", case_id=case.case_id,
+                         notification_id=f"talk_reminder:{talk.talk_id}:{when}:{staff_id}",
+                         webhook=webhook, talk_id=talk.talk_id, scheduled_for=when, at=now)
+        reminded.append(talk.talk_id)
     return reminded
 
 
@@ -83,7 +85,7 @@ class _SlaCase:
     resolved_at: datetime | None
 
 
-async def sla_figures(*, repo: CaseRepository, targets: Targets, now: datetime) -> dict[str, Any]:
+async def sla_figures(*, repo: CaseStore, targets: Targets, now: datetime) -> dict[str, Any]:
     """How often the time targets were met, overall and per severity."""
     docs = await repo.find_cases({}, {"severity": 1, "opened_at": 1, "first_response_at": 1, "resolved_at": 1})
     summary = summarise(cases=[_SlaCase(d["severity"], d["opened_at"], d.get("first_response_at"),

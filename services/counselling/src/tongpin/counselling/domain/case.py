@@ -12,6 +12,21 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final, Literal, get_args
 
+# What a case records is also named from here, beside the aggregate that records it.
+from tongpin.counselling.domain.case_events import (
+    CaseAssigned,
+    CaseEscalated,
+    CaseEvent,
+    CaseOpened,
+    CaseReopened,
+    CaseResolved,
+    ConcernAttached,
+    EscalationDecided,
+    ReplyRecorded,
+    TalkCancelled,
+    TalkHeld,
+    TalkScheduled,
+)
 from tongpin.counselling.domain.talk import Talk
 from tongpin.shared.codes import (
     COMMITTEE_DECISIONS,
@@ -75,117 +90,6 @@ class WrongReference(CaseError):
 
 class InvalidValue(CaseError, ValueError):
     """An id argument does not match the catalogue's pattern, or a code is not on its closed list."""
-
-
-# --- events the case records (ids, codes and times only) ----------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaseEvent:
-    """Something that happened to a case."""
-
-    case_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaseOpened(CaseEvent):
-    """A case was opened from a concern."""
-
-    concern_id: str
-    channel_kind: ChannelKind
-    category: Category
-    severity: Severity
-    crisis: bool
-    opened_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConcernAttached(CaseEvent):
-    """A related concern was attached to the case."""
-
-    concern_id: str
-    attached_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaseAssigned(CaseEvent):
-    """The case was given to a member of staff."""
-
-    assignee_id: str
-    assignee_role: StaffRole
-    assigned_by: str | None
-    assigned_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReplyRecorded(CaseEvent):
-    """Staff answered the subject online."""
-
-    replied_at: datetime
-    first_response: bool
-    reply_id: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class TalkScheduled(CaseEvent):
-    """An offline talk (约谈) was booked."""
-
-    talk_id: str
-    scheduled_for: datetime
-    scheduled_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class TalkCancelled(CaseEvent):
-    """A booked talk was called off."""
-
-    talk_id: str
-    reason_code: TalkCancelReason | None
-    cancelled_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class TalkHeld(CaseEvent):
-    """A booked talk took place."""
-
-    talk_id: str
-    outcome_code: TalkOutcome
-    held_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaseEscalated(CaseEvent):
-    """The case was put before the Party committee."""
-
-    escalation_id: str
-    escalated_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class EscalationDecided(CaseEvent):
-    """The committee recorded its decision."""
-
-    escalation_id: str
-    decision_code: CommitteeDecision
-    due_by: datetime | None
-    decided_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaseResolved(CaseEvent):
-    """The case was resolved, and how."""
-
-    method: ResolutionMethod
-    outcome_code: ResolutionOutcome
-    resolved_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaseReopened(CaseEvent):
-    """A resolved case was opened again."""
-
-    reason_code: ReopenReason
-    reopened_at: datetime
 
 
 def _check_id(name: str, value: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tongpin.counselling.domain import case as domain
+from tongpin.counselling.domain import case_events as domain
 from tongpin.counselling.domain.case import Case, CaseError, IllegalTransition, InvalidValue, WrongReference
 from tongpin.counselling.handlers.common import Trace, business_now, catalogue_event
 from tongpin.counselling.repository.documents import case_document, case_from_document

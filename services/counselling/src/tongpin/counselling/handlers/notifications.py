@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tongpin.counselling.domain import case as domain
+from tongpin.counselling.domain import case_events as domain
 from tongpin.counselling.handlers.common import business_now
 from tongpin.counselling.handlers.mutation import Mutation
 from tongpin.counselling.repository.ports import NotificationStore, StaffStore

@@ -67,20 +67,20 @@ async def test_resolving_needs_its_evidence_then_reopening_clears_it(world) -> N
     worker = await world.add_staff("pw-1", "political_worker")
     with pytest.raises(Conflict, match="cannot resolve a case in state open"):
         await cases.resolve_case(repo=world.cases, case_id="case-c-1", version=1, method="answered_online",
-                                 outcome_code="helped", trace=world.trace)
+                                 outcome_code="question_answered", trace=world.trace)
     await cases.reply(repo=world.cases, case_id="case-c-1", version=1, text="好的", channel_id=None, by=worker,
                       trace=world.trace)
     await world.cases.flag("case-c-1", {"overdue": True})
     world.later(hours=1)
     mutation = await cases.resolve_case(repo=world.cases, case_id="case-c-1", version=2, method="answered_online",
-                                        outcome_code="helped", trace=world.trace)
+                                        outcome_code="question_answered", trace=world.trace)
     resolved = mutation.events[0]
     assert resolved.type == "case.resolved.v1"
     assert (resolved.data["method"], resolved.data["first_response_met"], resolved.data["resolution_met"]) == (
         "answered_online", True, True)
     doc = await world.cases.get_case("case-c-1")
     assert (doc["state"], doc["overdue"]) == ("resolved", False)
-    await cases.reopen_case(repo=world.cases, case_id="case-c-1", version=3, reason_code="came_back",
+    await cases.reopen_case(repo=world.cases, case_id="case-c-1", version=3, reason_code="problem_recurred",
                             trace=world.trace)
     doc = await world.cases.get_case("case-c-1")
     assert (doc["state"], doc["reopen_count"], doc["resolution_method"]) == ("reopened", 1, None)

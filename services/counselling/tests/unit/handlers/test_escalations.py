@@ -49,16 +49,16 @@ async def test_a_decision_is_recorded_and_told_to_the_assignee_and_the_staff_who
     escalation_id, committee = await _escalated(world)
     with pytest.raises(Invalid):
         await escalations.decide(repo=world.cases, feed=world.feed, escalation_id=escalation_id, version=3,
-                                 decision_code="lend_flat", decided="借用闲置公寓", actor_kind="staff",
+                                 decision_code="housing_arranged", decided="借用闲置公寓", actor_kind="staff",
                                  actor_id="pw-1b", due_by=world.now() - timedelta(days=1), by=committee,
                                  trace=world.trace, webhook=False)
     due = world.now() + timedelta(days=30)
     mutation = await escalations.decide(
-        repo=world.cases, feed=world.feed, escalation_id=escalation_id, version=3, decision_code="lend_flat",
+        repo=world.cases, feed=world.feed, escalation_id=escalation_id, version=3, decision_code="housing_arranged",
         decided="借用闲置公寓", actor_kind="staff", actor_id="pw-1b", due_by=due, by=committee, trace=world.trace,
         webhook=False)
     [decided] = mutation.events
-    assert decided.type == "escalation.decided.v1" and decided.data["decision_code"] == "lend_flat"
+    assert decided.type == "escalation.decided.v1" and decided.data["decision_code"] == "housing_arranged"
     doc, entry = await escalations.escalation_of(repo=world.cases, escalation_id=escalation_id)
     assert (doc["state"], entry["decision"]["decided"], entry["decision"]["decided_by"]) == (
         "decided", "借用闲置公寓", "cm-1")
@@ -73,7 +73,7 @@ async def test_completion_needs_a_decision_and_clears_the_overdue_flag(world) ->
         await escalations.complete_decision(repo=world.cases, escalation_id=escalation_id, version=3,
                                             trace=world.trace)
     await escalations.decide(repo=world.cases, feed=world.feed, escalation_id=escalation_id, version=3,
-                             decision_code="lend_flat", decided="借用闲置公寓", actor_kind="body",
+                             decision_code="housing_arranged", decided="借用闲置公寓", actor_kind="body",
                              actor_id="housing-office", due_by=world.now() + timedelta(days=1), by=committee,
                              trace=world.trace, webhook=False)
     now = world.later(days=2)

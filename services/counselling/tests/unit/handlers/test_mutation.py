@@ -87,7 +87,7 @@ async def test_a_refused_transition_is_a_409_with_the_state_and_nothing_stored(w
     await world.open_case("c-1")
 
     def apply(case, _):
-        case.resolve(method="answered_online", outcome_code="helped", at=world.now())
+        case.resolve(method="answered_online", outcome_code="question_answered", at=world.now())
 
     with pytest.raises(Conflict) as refused:
         await mutate_case(repo=world.cases, case_id="case-c-1", expected_version=1, apply=apply, trace=world.trace)

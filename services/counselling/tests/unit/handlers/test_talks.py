@@ -87,10 +87,10 @@ async def test_a_held_talk_says_how_it_went_and_lets_the_case_resolve_offline(wo
     talk_id, _ = await _booked(world)
     world.later(hours=49)
     mutation = await talks.record_talk_held(repo=world.cases, case_id="case-c-1", talk_id=talk_id, version=3,
-                                            outcome_code="agreed_plan", trace=world.trace)
-    assert mutation.events[0].type == "talk.held.v1" and mutation.events[0].data["outcome_code"] == "agreed_plan"
+                                            outcome_code="plan_agreed", trace=world.trace)
+    assert mutation.events[0].type == "talk.held.v1" and mutation.events[0].data["outcome_code"] == "plan_agreed"
     talk = (await world.cases.get_case("case-c-1"))["talks"][talk_id]
-    assert (talk["status"], talk["held_at"], talk["outcome_code"]) == ("held", world.now(), "agreed_plan")
+    assert (talk["status"], talk["held_at"], talk["outcome_code"]) == ("held", world.now(), "plan_agreed")
     assert mutation.case.talks[talk_id].status == "held", "the domain model holds the same truth"
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tongpin.counselling.api.common import Coordinator, FigureReader, GlassBreaker, Limit, Offset, case_read, context
+from tongpin.counselling.api.dependencies import (
+    Coordinator,
+    FigureReader,
+    GlassBreaker,
+    Limit,
+    Offset,
+    case_read,
+    context,
+)
 from tongpin.counselling.handlers import access
 from tongpin.counselling.schemas.access import BreakGlassCreate, BreakGlassPage, BreakGlassRead, BreakGlassSummary
 from tongpin.counselling.schemas.cases import CaseRead

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from tongpin.counselling.api.common import Broadcaster, Limit, Offset, context, trace
+from tongpin.counselling.api.dependencies import Broadcaster, Limit, Offset, context, trace
 from tongpin.counselling.context import CounsellingContext
 from tongpin.counselling.handlers import broadcasts
 from tongpin.counselling.schemas.broadcasts import BroadcastCreate, BroadcastPage, BroadcastRead

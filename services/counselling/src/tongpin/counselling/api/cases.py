@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from tongpin.counselling.api.common import (
+from tongpin.counselling.api.dependencies import (
     CaseWorker,
     Coordinator,
     IfMatch,

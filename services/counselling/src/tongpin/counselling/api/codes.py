@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from tongpin.counselling.api.common import AnyCaller
+from tongpin.counselling.api.dependencies import AnyCaller
 from tongpin.counselling.schemas.codes import CodeListRead, CodeListsRead, CodeRead
 from tongpin.shared.codes import CODE_LISTS
 

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from tongpin.counselling.api.common import (
+from tongpin.counselling.api.dependencies import (
     Board,
     CaseWorker,
     Committee,

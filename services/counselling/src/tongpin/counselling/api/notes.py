@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tongpin.counselling.api.common import NoteAuditor, NoteWriter, context, workable
+from tongpin.counselling.api.dependencies import NoteAuditor, NoteWriter, context, workable
 from tongpin.counselling.domain.sealed import can_read_note
 from tongpin.counselling.handlers import notes
 from tongpin.counselling.schemas.notes import NoteCreate, NoteMeta, NoteRead, NoteReadRecord

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tongpin.counselling.api.common import AnyStaff, Limit, Offset, context
+from tongpin.counselling.api.dependencies import AnyStaff, Limit, Offset, context
 from tongpin.counselling.schemas.notifications import NotificationPage, NotificationRead
 from tongpin.shared import clock
 from tongpin.shared.problems import NotFound

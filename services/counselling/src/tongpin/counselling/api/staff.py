@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 
-from tongpin.counselling.api.common import (
+from tongpin.counselling.api.dependencies import (
     Admin,
     AnyStaff,
     Availability,

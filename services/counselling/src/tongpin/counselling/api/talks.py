@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from tongpin.counselling.api.common import CaseWorker, IfMatch, case_read, context, published, trace, version, workable
+from tongpin.counselling.api.dependencies import (
+    CaseWorker,
+    IfMatch,
+    case_read,
+    context,
+    published,
+    trace,
+    version,
+    workable,
+)
 from tongpin.counselling.handlers import talks
 from tongpin.counselling.schemas.cases import CaseRead
 from tongpin.counselling.schemas.talks import TalkCancel, TalkCreate, TalkHeldCreate, TalkUpdate

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from tongpin.counselling.api.common import CaseWorker, FigureReader, Limit, Offset, context, visible
+from tongpin.counselling.api.dependencies import CaseWorker, FigureReader, Limit, Offset, context, visible
 from tongpin.counselling.handlers import targets
 from tongpin.counselling.schemas.cases import CasePage, CaseSummary
 from tongpin.shared import clock

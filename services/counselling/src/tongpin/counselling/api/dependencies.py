@@ -1,4 +1,4 @@
-"""What the rooms' routes share: the roles each admits, the context, case access, versions."""
+"""What the rooms' routes receive: the roles each admits, the context, case access, versions, the trace."""
 
 from __future__ import annotations
 

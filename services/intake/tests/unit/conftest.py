@@ -1,23 +1,12 @@
-"""Intake's repositories on an in-memory database, and a business clock that stands still."""
+"""Intake's repositories on an in-memory database; the business clock comes from shared fixtures."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
 from tongpin.intake.memory import IntakeStores, in_memory
-from tongpin.shared import clock
 
 
 @pytest.fixture
 def stores() -> IntakeStores:
     return in_memory()
-
-
-@pytest.fixture
-def business_clock() -> Iterator[clock.SimulatedClock]:
-    simulated = clock.SimulatedClock(datetime(2026, 3, 9, 9, 30, tzinfo=UTC))
-    with clock.using(simulated):
-        yield simulated

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo import AsyncMongoClient
 
+from tongpin.shared import clock
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import CATALOGUE
 from tongpin.shared.testing.servers import server_urls
@@ -188,3 +189,11 @@ async def event_capture(amqp_url: str, run_id: str) -> AsyncIterator[EventCaptur
     capture.channel = channel  # type: ignore[attr-defined]
     yield capture
     await connection.close()
+
+
+@pytest.fixture
+def business_clock() -> Iterator[clock.SimulatedClock]:
+    """A business clock standing still at 2026-03-09 09:30 UTC, bound for the test (handler unit tests)."""
+    simulated = clock.SimulatedClock(datetime(2026, 3, 9, 9, 30, tzinfo=UTC))
+    with clock.using(simulated):
+        yield simulated

@@ -95,17 +95,17 @@ async def get_staff(staff_id: str, request: Request, _: DirectoryReader) -> Staf
 @router.patch("/staff/{staff_id}", response_model=StaffRead, tags=["staff"])
 async def update_staff(staff_id: str, body: StaffUpdate, request: Request, _: Admin) -> StaffRead:
     """Change roles, skills, name, password or whether the account is active."""
-    ctx = context(request)
-    changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    doc = await staff.update_staff(staff=ctx.staff, hasher=ctx.hasher, staff_id=staff_id, changes=changes,
-                               version=body.version, trace=trace(request))
-    request.app.state.runtime.notify_outbox()
-    return _staff_read(doc)
+    return await _change_staff(request, staff_id, body)
 
 
 @router.put("/staff/{staff_id}/availability", response_model=StaffRead, tags=["staff"])
 async def set_availability(staff_id: str, body: AvailabilityUpdate, request: Request, _: Availability) -> StaffRead:
     """Availability, leave and on-call (the coordinator may set these)."""
+    return await _change_staff(request, staff_id, body)
+
+
+async def _change_staff(request: Request, staff_id: str, body: StaffUpdate | AvailabilityUpdate) -> StaffRead:
+    """Apply the fields a request set (never its version) to a staff member, and announce the change."""
     ctx = context(request)
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     doc = await staff.update_staff(staff=ctx.staff, hasher=ctx.hasher, staff_id=staff_id, changes=changes,

@@ -9,7 +9,9 @@ at a steady rate for a fixed time, like the channel bridge would. It measures:
 - oversight updated: when oversight has recorded the k-th ``concern.triaged`` (ledger, statistics,
   inbox: its consumer counts an event as handled only after all of them), matched to the k-th
   message posted, read from oversight's ``/metrics`` four times a second;
-- queue depths (ready messages) every second, the services' RSS idle and loaded, intake's answer time.
+- queue depths (ready messages) every second, the services' RSS idle and loaded, intake's answer time;
+- database commands (round trips) per concern, per service and per command and collection, from each
+  service's ``tongpin_database_commands_total`` before the first post and after the drain.
 
 A rate is sustained when posting stays on schedule without errors, oversight's backlog does not grow
 over the second half of the trial (least-squares slope under 2% of the rate), and everything posted is
@@ -33,7 +35,7 @@ from typing import Any
 import aio_pika
 import httpx
 
-from tongpin.shared.testing.system import System, family_id, metric_total, officer_id, seed
+from tongpin.shared.testing.system import ORDER, System, family_id, metric_total, officer_id, samples, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ROOT / "services" / "triage" / "eval" / "labelled.jsonl"
@@ -127,6 +129,33 @@ def cpu_snapshot(system: System, run_dir: Path) -> dict[str, float]:
     busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     snapshot["machine_busy"] = (sum(int(x) for x in busy) - int(busy[3]) - int(busy[4])) / ticks
     return snapshot
+
+
+async def database_commands(system: System) -> dict[str, dict[str, float]]:
+    """Each service's database commands so far, by "command collection"."""
+    counts: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for name in ORDER:
+            try:
+                text = (await http.get(f"{system.url(name)}/metrics")).text
+            except httpx.HTTPError:
+                continue
+            counts[name] = {f"{labels.get('command')} {labels.get('collection')}".strip(): value
+                            for labels, value in samples(text, "tongpin_database_commands_total")}
+    return counts
+
+
+def commands_per_concern(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]],
+                         concerns: int) -> dict[str, Any]:
+    """Database commands per concern posted: each service's total and its busiest commands."""
+    table: dict[str, Any] = {}
+    for name, counts in after.items():
+        delta = {key: value - before.get(name, {}).get(key, 0.0) for key, value in counts.items()}
+        delta = {key: round(value / max(1, concerns), 2) for key, value in delta.items() if value > 0}
+        table[name] = {"total": round(sum(delta.values()), 2),
+                       "commands": dict(sorted(delta.items(), key=lambda kv: -kv[1]))}
+    table["all"] = round(sum(v["total"] for v in table.values()), 2)
+    return table
 
 
 async def set_up(system: System, workload: Workload) -> None:
@@ -355,6 +384,7 @@ async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float,
         watchers = [asyncio.create_task(_watch_cases(system, observed, stop)),
                     asyncio.create_task(_watch_oversight(system, observed, stop))]
         await asyncio.sleep(0.5)
+        commands_before = await database_commands(system)
         started = time.perf_counter()
         cpu_before = cpu_snapshot(system, run_dir)
         profiling = None
@@ -378,6 +408,8 @@ async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float,
         await asyncio.gather(*watchers)
         result = summarise(observed, rate=rate, seconds=seconds, started=started, ended=ended,
                            drained_s=drained_s, idle_rss=idle_rss)
+        result["database_commands_per_concern"] = commands_per_concern(
+            commands_before, await database_commands(system), len(observed.posted_at))
         result["cpu_share_of_one_core"] = {
             name: round((cpu_after[name] - cpu_before.get(name, 0.0)) / (ended - started), 2)
             for name in cpu_after
@@ -391,6 +423,9 @@ async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float,
              f"{result['drained_after_s']} s -> {'sustained' if result['sustained'] else 'NOT sustained'}")
         echo("         CPU (share of one core while posting): " + ", ".join(
             f"{k} {v}" for k, v in result["cpu_share_of_one_core"].items()))
+        per_concern = result["database_commands_per_concern"]
+        echo(f"         database commands per concern: {per_concern['all']} (" + ", ".join(
+            f"{name} {per_concern[name]['total']}" for name in ORDER if name in per_concern) + ")")
         return result
     finally:
         system.stop()
@@ -433,3 +468,32 @@ async def highest_sustained(*, mongodb_url: str, amqp_url: str, seconds: float, 
             if result["sustained"]:
                 best = result
     return {"highest_sustained": best, "trials": trials}
+
+
+def main() -> None:
+    """One trial at one rate (for side-by-side comparisons): prints the result as JSON, saves it with ``--out``."""
+    import argparse
+
+    from tongpin.shared.testing.system import env_port_base
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--profile", type=Path, help="sample every service with py-spy into this folder")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    result = asyncio.run(trial(
+        mongodb_url=os.environ["MONGODB_URL"], amqp_url=os.environ["AMQP_URL"], rate=args.rate,
+        seconds=args.seconds, log_dir=ROOT / ".run" / "bench-logs", port_base=env_port_base(),
+        workload=Workload(), profile_dir=args.profile))
+    result["load_average_before"] = [round(x, 2) for x in load_before]
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

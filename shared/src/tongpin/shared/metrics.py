@@ -21,6 +21,10 @@ EVENTS_CONSUMED = Counter(
 EVENT_LATENCY = Histogram(
     "tongpin_event_handle_seconds", "Time spent handling one event", ["service", "type"]
 )
+DATABASE_COMMANDS = Counter(
+    "tongpin_database_commands_total", "Database commands sent (round trips), by command and collection",
+    ["service", "command", "collection"],
+)
 
 
 def metrics_router() -> APIRouter:

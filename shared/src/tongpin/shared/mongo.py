@@ -7,13 +7,34 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient, IndexModel
+from pymongo import AsyncMongoClient, IndexModel, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from tongpin.shared.metrics import DATABASE_COMMANDS
 from tongpin.shared.settings import ServiceSettings
 
 IndexPlan = Mapping[str, Sequence[IndexModel]]
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the database commands a service sends (``tongpin_database_commands_total``): every find,
+    insert, update or delete is one round trip, which on FerretDB is where the time per event goes."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = event.command_name
+        target = event.command.get(name) if name != "getMore" else event.command.get("collection")
+        collection = target if isinstance(target, str) else ""
+        DATABASE_COMMANDS.labels(self._service, name, collection).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 def make_client(settings: ServiceSettings) -> AsyncMongoClient[Any]:
@@ -29,6 +50,7 @@ def make_client(settings: ServiceSettings) -> AsyncMongoClient[Any]:
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=max(timeout_ms, 2000),
         appname=f"tongpin-{settings.service_name}",
+        event_listeners=[CommandCounter(settings.service_name)],
     )
 
 

@@ -71,3 +71,44 @@ async def test_relay_publishes_each_event_once_and_clears_outboxes_in_batches(
     docs = await coll.find({}).to_list()
     assert all(d["outbox"] == {} and d["outbox_pending"] == 0 and d["outbox_dirty"] is False for d in docs)
     assert (await coll.find_one({"_id": "d-7"}))["touched"] is True
+
+
+def finds(service: str, collection: str) -> float:
+    from tongpin.shared.metrics import DATABASE_COMMANDS
+
+    return DATABASE_COMMANDS.labels(service, "find", collection)._value.get()
+
+
+async def test_relay_searches_only_where_events_were_staged(settings_env, clean_run, event_capture):
+    # The relay polls rarely here (30 s), so an event that goes out at once was found because the write that
+    # staged it woke the relay; and the collection nobody staged events in is not searched for it.
+    from tongpin.shared.runtime import ServiceRuntime
+    from tongpin.shared.settings import ServiceSettings
+
+    service = f"probe-{clean_run}"
+    settings = ServiceSettings(**settings_env("probe", service_name=service, outbox_poll_seconds=30))
+    runtime = ServiceRuntime(settings, indexes={}, outbox_collections=["staged", "quiet"])
+    await runtime.start()
+    try:
+        for _ in range(50):  # the sweep at start searches both
+            if finds(service, "quiet") >= 1 and finds(service, "staged") >= 1:
+                break
+            await asyncio.sleep(0.1)
+        quiet_before = finds(service, "quiet")
+        await runtime.db["quiet"].insert_one({"_id": "plain", "note": "写入但没有事件"})
+        first = event("s-1")
+        await runtime.db["staged"].insert_one(with_outbox({"_id": "s-1"}, [first]))
+        await event_capture.wait_for(lambda evs: any(e.id == first.id for e in evs), timeout=5)
+        second = event("s-1")
+        await runtime.db["staged"].update_one({"_id": "s-1"}, stage({"$set": {"n": 2}}, [second]))
+        await event_capture.wait_for(lambda evs: any(e.id == second.id for e in evs), timeout=5)
+        for _ in range(50):  # both outboxes cleared
+            doc = await runtime.db["staged"].find_one({"_id": "s-1"})
+            if doc and doc["outbox_dirty"] is False:
+                break
+            await asyncio.sleep(0.1)
+        assert doc is not None and doc["outbox_dirty"] is False and doc["outbox"] == {}
+        assert finds(service, "quiet") == quiet_before
+        assert [e.id for e in event_capture.events if e.subject == "s-1"] == [first.id, second.id]
+    finally:
+        await runtime.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel, monitoring
@@ -175,27 +175,54 @@ def _guard_many(collection: AsyncCollection[Any], filter_: Any) -> contextlib.Ab
 
 
 class SerialisedCollection(AsyncCollection[Any]):
-    """An AsyncCollection whose updates, replacements and deletes of one document never overlap."""
+    """An AsyncCollection whose updates, replacements and deletes of one document never overlap, and which
+    tells its database's write observer (the outbox relay) what it wrote."""
 
-    async def update_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+    def _wrote(self, *writes: Any) -> None:
+        database = self.database
+        if isinstance(database, SerialisedDatabase) and database.write_observer is not None:
+            database.write_observer(self.name, writes)
+
+    async def insert_one(self, document: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await super().insert_one(document, *args, **kwargs)
+        self._wrote(document)
+        return result
+
+    async def insert_many(self, documents: Any, *args: Any, **kwargs: Any) -> Any:
+        documents = list(documents)
+        result = await super().insert_many(documents, *args, **kwargs)
+        self._wrote(*documents)
+        return result
+
+    async def update_one(self, filter: Any, update: Any, *args: Any, **kwargs: Any) -> Any:
         async with _guard(self, filter):
-            return await super().update_one(filter, *args, **kwargs)
+            result = await super().update_one(filter, update, *args, **kwargs)
+        self._wrote(update)
+        return result
 
-    async def update_many(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+    async def update_many(self, filter: Any, update: Any, *args: Any, **kwargs: Any) -> Any:
         async with _guard_many(self, filter):
-            return await super().update_many(filter, *args, **kwargs)
+            result = await super().update_many(filter, update, *args, **kwargs)
+        self._wrote(update)
+        return result
 
-    async def replace_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+    async def replace_one(self, filter: Any, replacement: Any, *args: Any, **kwargs: Any) -> Any:
         async with _guard(self, filter):
-            return await super().replace_one(filter, *args, **kwargs)
+            result = await super().replace_one(filter, replacement, *args, **kwargs)
+        self._wrote(replacement)
+        return result
 
-    async def find_one_and_update(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+    async def find_one_and_update(self, filter: Any, update: Any, *args: Any, **kwargs: Any) -> Any:
         async with _guard(self, filter):
-            return await super().find_one_and_update(filter, *args, **kwargs)
+            result = await super().find_one_and_update(filter, update, *args, **kwargs)
+        self._wrote(update)
+        return result
 
-    async def find_one_and_replace(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
+    async def find_one_and_replace(self, filter: Any, replacement: Any, *args: Any, **kwargs: Any) -> Any:
         async with _guard(self, filter):
-            return await super().find_one_and_replace(filter, *args, **kwargs)
+            result = await super().find_one_and_replace(filter, replacement, *args, **kwargs)
+        self._wrote(replacement)
+        return result
 
     async def find_one_and_delete(self, filter: Any, *args: Any, **kwargs: Any) -> Any:
         async with _guard(self, filter):
@@ -209,13 +236,23 @@ class SerialisedCollection(AsyncCollection[Any]):
         async with _guard_many(self, filter):
             return await super().delete_many(filter, *args, **kwargs)
 
-    async def bulk_write(self, *args: Any, **kwargs: Any) -> Any:
+    async def bulk_write(self, requests: Any, *args: Any, **kwargs: Any) -> Any:
         async with _gate_for(self).collection():
-            return await super().bulk_write(*args, **kwargs)
+            result = await super().bulk_write(requests, *args, **kwargs)
+        self._wrote(requests)  # not a document or an update: counts as staging
+        return result
+
+
+WriteObserver = Callable[[str, tuple[Any, ...]], None]
 
 
 class SerialisedDatabase(AsyncDatabase[Any]):
-    """An AsyncDatabase handing out SerialisedCollections."""
+    """An AsyncDatabase handing out SerialisedCollections; ``write_observer``, when set, hears of every
+    insert, update and replacement that succeeded (collection name, documents or updates)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.write_observer: WriteObserver | None = None
 
     def __getitem__(self, name: str) -> AsyncCollection[Any]:
         return SerialisedCollection(self, name)

@@ -38,11 +38,11 @@ from tongpin.shared.messaging.deadletters import (
     replay_dead_letter,
 )
 from tongpin.shared.messaging.inbox import INBOX_COLLECTION, Inbox
-from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay
+from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, stages_events
 from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.messaging.topology import Names, declare_exchanges
 from tongpin.shared.metrics import http_metrics_middleware, metrics_router
-from tongpin.shared.mongo import IndexPlan, ensure_indexes, make_client, service_database
+from tongpin.shared.mongo import IndexPlan, SerialisedDatabase, ensure_indexes, make_client, service_database
 from tongpin.shared.openapi import document_security
 from tongpin.shared.problems import NotFound, Unavailable, install_problem_handlers
 from tongpin.shared.settings import ServiceSettings
@@ -123,11 +123,18 @@ class ServiceRuntime:
             tracer=self.tracer,
         )
         if self._outbox_collections:
-            self.relay = OutboxRelay(
+            self.relay = relay = OutboxRelay(
                 database=self.db, collections=self._outbox_collections, publisher=self.publisher,
                 poll_seconds=self.settings.outbox_poll_seconds,
             )
-            self.relay.start()
+            if isinstance(self.db, SerialisedDatabase):
+                # The relay searches a collection as soon as a write stages events in it, and only then.
+                def staged(collection: str, writes: tuple[Any, ...]) -> None:
+                    if any(stages_events(write) for write in writes):
+                        relay.staged(collection)
+
+                self.db.write_observer = staged
+            relay.start()
         handlers = {key: self._with_clock(handler) for key, handler in
                     (self._handler_factory(self) if self._handler_factory else {}).items()}
         if handlers:

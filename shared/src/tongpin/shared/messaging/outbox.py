@@ -5,6 +5,12 @@ update, so the events a state change causes are stored in that same document und
 ``outbox.<event id>``, with a counter ``outbox_pending`` the relay can find by index. The relay
 publishes them with confirms and then removes what went out, in one update for a whole batch of
 documents; a crash in between republishes on restart, and consumers' inboxes make the repeat harmless.
+
+Finding the pending documents is a scan of the collection on FerretDB, so the relay looks only where
+events were staged: the service's database handle reports each write that stages events
+(``stages_events``), and the relay searches just those collections. Every collection is searched at
+start, whenever the relay has been idle for a poll, and at least every ``SWEEP_POLLS`` polls under
+load, which finds what a write outside this process, or a publish that failed, left behind.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import IndexModel
@@ -27,6 +33,8 @@ from tongpin.shared.waiting import signalled_within
 log = get_logger(__name__)
 
 OUTBOX_INDEX = IndexModel([("outbox_dirty", 1)], name="outbox_dirty")
+# Under steady load (the relay never idle for a whole poll) every collection is still searched this often.
+SWEEP_POLLS = 5
 # The outbox's bookkeeping fields, which no API answer should show.
 OUTBOX_FIELDS = ("outbox", "outbox_pending", "outbox_dirty")
 HIDE_OUTBOX = dict.fromkeys(OUTBOX_FIELDS, 0)
@@ -42,6 +50,17 @@ def _entries(events: Iterable[CloudEvent]) -> dict[str, dict[str, Any]]:
 def with_outbox(document: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any]:
     """A new document carrying the events its creation causes."""
     return {**document, "outbox": _entries(events), "outbox_pending": len(events), "outbox_dirty": bool(events)}
+
+
+def stages_events(write: Any) -> bool:
+    """Whether a document, replacement or update being written stores outbox events (made by
+    ``with_outbox`` or ``stage``); anything but a plain document or update counts as staging."""
+    if not isinstance(write, Mapping):
+        return True
+    if write.get("outbox_dirty") is True:
+        return True
+    sets = write.get("$set")
+    return isinstance(sets, Mapping) and sets.get("outbox_dirty") is True
 
 
 def stage(update: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any]:
@@ -86,10 +105,17 @@ class OutboxRelay:
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._staged: set[str] = set()  # collections written to with events since they were last searched
 
     def notify(self) -> None:
         """Something was staged: publish now rather than at the next poll."""
         self._wake.set()
+
+    def staged(self, collection: str) -> None:
+        """A write stored events in this collection: search it now (the database handle calls this)."""
+        if collection in self._collections:
+            self._staged.add(collection)
+            self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -104,28 +130,41 @@ class OutboxRelay:
             self._task = None
 
     async def _run(self) -> None:
+        everywhere, swept = True, 0.0
         while True:
+            if everywhere:
+                names, swept = list(self._collections), time.monotonic()
+                self._staged.clear()
+            else:
+                names = [name for name in self._collections if name in self._staged]
+                self._staged.difference_update(names)
             try:
-                published = await self.drain()
+                await self._drain(names)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("outbox.relay_failed", error=str(exc))
-                published = 0
                 await asyncio.sleep(self._poll)
-            if published:
+            if self._staged:  # written to meanwhile, or more than one batch was waiting
+                everywhere = time.monotonic() - swept >= SWEEP_POLLS * self._poll
                 continue
-            await signalled_within(self._wake, self._poll)
+            woke = await signalled_within(self._wake, self._poll)
             self._wake.clear()
+            everywhere = not woke or time.monotonic() - swept >= SWEEP_POLLS * self._poll
 
     async def drain(self) -> int:
         """Publish one batch from every collection; returns how many events went out."""
+        return await self._drain(self._collections)
+
+    async def _drain(self, names: Sequence[str]) -> int:
         total = 0
-        for name in self._collections:
+        for name in names:
             coll = self._db[name]
             docs = await coll.find({"outbox_dirty": True}, {"outbox": 1}).limit(self._batch).to_list()
             if not docs:
                 continue
+            if len(docs) == self._batch:
+                self._staged.add(name)  # more may be waiting behind this batch
             results = await asyncio.gather(*(self._publish_document(d) for d in docs), return_exceptions=True)
             sent: list[tuple[dict[str, Any], list[str], int]] = []
             failures = []

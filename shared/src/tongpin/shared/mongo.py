@@ -55,15 +55,29 @@ def make_client(settings: ServiceSettings) -> AsyncMongoClient[Any]:
 
 
 async def ensure_indexes(database: AsyncDatabase[Any], plan: IndexPlan) -> None:
-    """Create every index the service's repository declares (idempotent)."""
+    """Create every index the service's repository declares (idempotent).
+
+    On FerretDB only the unique ones: its PostgreSQL backend filters by jsonb containment, which none of
+    its btree indexes can serve, so an index that enforces nothing is only work for every write.
+    """
+    ferretdb = await is_ferretdb(database)
     for collection, indexes in plan.items():
+        wanted = [index for index in indexes if not ferretdb or index.document.get("unique")]
+        if not wanted:
+            continue
         coll = database[collection]
         existing = {index["name"] async for index in await coll.list_indexes()}
-        for index in indexes:
+        for index in wanted:
             # One at a time, and only missing ones: FerretDB 1.24 drops the connection when a single
             # createIndexes call repeats several indexes that already exist.
             if index.document["name"] not in existing:
                 await coll.create_indexes([index])
+
+
+async def is_ferretdb(database: AsyncDatabase[Any]) -> bool:
+    """Whether the server is FerretDB (its buildInfo names its own version beside the MongoDB one)."""
+    info = await database.command("buildInfo")
+    return "ferretdbVersion" in info
 
 
 async def ping(database: AsyncDatabase[Any]) -> None:

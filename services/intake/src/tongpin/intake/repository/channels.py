@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,28 +16,61 @@ from tongpin.intake.repository.collections import CHANNELS, MEMBERS, MEMBERSHIPS
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.messaging.outbox import stage, with_outbox
 
+# Channels as read by id, kept per process and database for a short while: every message reads its channel,
+# and channels change only through this repository, in the service's one process (README: one process per
+# service), which drops what it kept before and after each change. The time limit bounds how long a change
+# made around the service (by hand in the database) goes unseen.
+CHANNEL_KEPT_SECONDS = 10.0
+_KEPT_CHANNELS: dict[tuple[int, str], dict[str, tuple[float, dict[str, Any]]]] = {}
+_CHANNEL_CHANGES: dict[tuple[int, str], int] = {}
+
 
 class ChannelRepository:
     def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._channels = database[CHANNELS]
 
+    def _key(self) -> tuple[int, str]:
+        return id(asyncio.get_running_loop()), self._channels.database.name
+
+    def _changing(self, channel_id: str) -> None:
+        key = self._key()
+        _CHANNEL_CHANGES[key] = _CHANNEL_CHANGES.get(key, 0) + 1
+        _KEPT_CHANNELS.get(key, {}).pop(channel_id, None)
+
     async def insert(self, document: dict[str, Any]) -> bool:
         """Insert a new channel; False when its id or external group id is taken."""
+        self._changing(document["_id"])
         try:
             await self._channels.insert_one(document)
         except DuplicateKeyError:
             return False
+        finally:
+            self._changing(document["_id"])
         return True
 
     async def get(self, channel_id: str) -> dict[str, Any] | None:
-        return await self._channels.find_one({"_id": channel_id})
+        key = self._key()
+        kept = _KEPT_CHANNELS.setdefault(key, {})
+        found = kept.get(channel_id)
+        now = time.monotonic()
+        if found is not None and found[0] > now:
+            return copy.deepcopy(found[1])
+        changes = _CHANNEL_CHANGES.get(key, 0)
+        doc = await self._channels.find_one({"_id": channel_id})
+        if doc is not None and _CHANNEL_CHANGES.get(key, 0) == changes:
+            kept[channel_id] = (now + CHANNEL_KEPT_SECONDS, copy.deepcopy(doc))
+        return doc
 
     async def update(self, channel_id: str, *, version: int, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Apply changes if the stored version matches; None otherwise."""
-        return await self._channels.find_one_and_update(
-            {"_id": channel_id, "version": version}, {"$set": changes, "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
+        self._changing(channel_id)
+        try:
+            return await self._channels.find_one_and_update(
+                {"_id": channel_id, "version": version}, {"$set": changes, "$inc": {"version": 1}},
+                return_document=ReturnDocument.AFTER,
+            )
+        finally:
+            self._changing(channel_id)
 
     async def listing(self, *, kind: str | None = None) -> list[dict[str, Any]]:
         query = {"kind": kind} if kind else {}

@@ -35,7 +35,7 @@ from typing import Any
 import aio_pika
 import httpx
 
-from tongpin.shared.testing.system import ORDER, System, family_id, metric_total, officer_id, samples, seed
+from tongpin.shared.testing.system import ORDER, System, family_id, metric_total, officer_id, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ROOT / "services" / "triage" / "eval" / "labelled.jsonl"
@@ -129,6 +129,17 @@ def cpu_snapshot(system: System, run_dir: Path) -> dict[str, float]:
     busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     snapshot["machine_busy"] = (sum(int(x) for x in busy) - int(busy[3]) - int(busy[4])) / ticks
     return snapshot
+
+
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """Each sample of a Prometheus counter: its labels and its value."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            head, _, value = line.rpartition(" ")
+            labels = dict(part.split("=", 1) for part in head[len(name) + 1:-1].split('",') if "=" in part)
+            found.append(({k: v.strip('"') for k, v in labels.items()}, float(value)))
+    return found
 
 
 async def database_commands(system: System) -> dict[str, dict[str, float]]:
@@ -403,11 +414,17 @@ async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float,
                 drained_s = time.perf_counter() - ended
                 break
             await asyncio.sleep(0.25)
+        cpu_drained = cpu_snapshot(system, run_dir)
         await asyncio.sleep(1.0)  # the last case.opened events
         stop.set()
         await asyncio.gather(*watchers)
         result = summarise(observed, rate=rate, seconds=seconds, started=started, ended=ended,
                            drained_s=drained_s, idle_rss=idle_rss)
+        # All the work of the trial, posting and draining, over the concerns posted (while drained).
+        result["cpu_ms_per_concern"] = {
+            name: round((cpu_drained[name] - cpu_before.get(name, 0.0)) * 1000 / max(1, len(observed.posted_at)), 1)
+            for name in cpu_drained if name != "machine_busy"
+        }
         result["database_commands_per_concern"] = commands_per_concern(
             commands_before, await database_commands(system), len(observed.posted_at))
         result["cpu_share_of_one_core"] = {
@@ -423,6 +440,8 @@ async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float,
              f"{result['drained_after_s']} s -> {'sustained' if result['sustained'] else 'NOT sustained'}")
         echo("         CPU (share of one core while posting): " + ", ".join(
             f"{k} {v}" for k, v in result["cpu_share_of_one_core"].items()))
+        echo("         CPU ms per concern, posting and draining: " + ", ".join(
+            f"{k} {v}" for k, v in result["cpu_ms_per_concern"].items()))
         per_concern = result["database_commands_per_concern"]
         echo(f"         database commands per concern: {per_concern['all']} (" + ", ".join(
             f"{name} {per_concern[name]['total']}" for name in ORDER if name in per_concern) + ")")

@@ -231,21 +231,18 @@ def _ok(response: httpx.Response, *codes: int) -> Any:
     return response.json() if response.content else None
 
 
-def samples(text: str, name: str) -> Iterator[tuple[dict[str, str], float]]:
-    """Each sample of a Prometheus counter: its labels and its value."""
+def metric_total(text: str, name: str, **labels: str) -> float:
+    """Sum of a Prometheus counter's samples whose labels include the given ones."""
+    total = 0.0
     for line in text.splitlines():
         if not line.startswith(name + "{"):
             continue
         head, _, value = line.rpartition(" ")
         body = head[len(name) + 1:-1]
         found = dict(part.split("=", 1) for part in _split_labels(body))
-        yield {k: json.loads(v) for k, v in found.items()}, float(value)
-
-
-def metric_total(text: str, name: str, **labels: str) -> float:
-    """Sum of a Prometheus counter's samples whose labels include the given ones."""
-    return sum(value for found, value in samples(text, name)
-               if all(found.get(k) == v for k, v in labels.items()))
+        if all(json.loads(found.get(k, "null")) == v for k, v in labels.items()):
+            total += float(value)
+    return total
 
 
 def _split_labels(body: str) -> Iterator[str]:

@@ -52,6 +52,13 @@ OUTBOX_COLLECTIONS = [DECISIONS]
 _HIDDEN = OUTBOX_FIELDS
 
 
+def _ids(ids: Sequence[str]) -> dict[str, Any]:
+    """A filter on these document ids. One id is matched by equality, which FerretDB hands to PostgreSQL;
+    an ``$in`` it does not, so every document of the collection would travel to it to be filtered."""
+    listed = list(ids)
+    return {"_id": listed[0]} if len(set(listed)) == 1 else {"_id": {"$in": listed}}
+
+
 def _visible(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _HIDDEN}
 
@@ -93,12 +100,12 @@ class DecisionRepository:
 
     async def set_open(self, concern_ids: Sequence[str], *, open_: bool) -> None:
         if concern_ids:
-            await self._decisions.update_many({"_id": {"$in": list(concern_ids)}}, {"$set": {"open": open_}})
+            await self._decisions.update_many(_ids(concern_ids), {"$set": {"open": open_}})
 
     async def set_case_state(self, *, state: str, at: datetime, case_id: str | None = None,
                              concern_ids: Sequence[str] = (), extra: dict[str, Any] | None = None) -> None:
         """Record where a concern's case stands, unless a later state is already recorded (events reorder)."""
-        target: dict[str, Any] = {"_id": {"$in": list(concern_ids)}} if concern_ids else {"case_id": case_id}
+        target: dict[str, Any] = _ids(concern_ids) if concern_ids else {"case_id": case_id}
         fresher = {"$or": [{"case_state_at": None}, {"case_state_at": {"$lte": at}}]}
         await self._decisions.update_many({**target, **fresher},
                                           {"$set": {"case_state": state, "case_state_at": at, **(extra or {})}})
@@ -131,7 +138,7 @@ class DecisionRepository:
     async def set_theme(self, concern_ids: Sequence[str], theme_id: str) -> None:
         """Mark earlier decisions as part of a theme that has now surfaced (no event: the theme is triage's)."""
         await self._decisions.update_many(
-            {"_id": {"$in": list(concern_ids)}, "theme_id": None}, {"$set": {"theme_id": theme_id}}
+            {**_ids(concern_ids), "theme_id": None}, {"$set": {"theme_id": theme_id}}
         )
 
     async def officers_by_unit_category(self, *, unit: str, category: str, since: datetime) -> list[dict[str, Any]]:
@@ -350,12 +357,12 @@ class StaffRepository:
     async def resolve_case(self, case_id: str, concern_ids: Sequence[str]) -> None:
         """The case is resolved: its work items close, and their concerns are linked to the case."""
         if concern_ids:
-            await self._work.update_many({"_id": {"$in": list(concern_ids)}}, {"$set": {"case_id": case_id}})
+            await self._work.update_many(_ids(concern_ids), {"$set": {"case_id": case_id}})
         await self._work.update_many({"case_id": case_id}, {"$set": {"open": False}})
         placeholder = await self._work.find_one({"_id": f"case:{case_id}"})
         if placeholder is not None and concern_ids:
             # Once the case's concerns are known the placeholder would count it twice.
-            linked = await self._work.count_documents({"_id": {"$in": list(concern_ids)}})
+            linked = await self._work.count_documents(_ids(concern_ids))
             if linked:
                 await self._work.delete_one({"_id": f"case:{case_id}"})
 

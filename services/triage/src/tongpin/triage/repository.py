@@ -114,12 +114,12 @@ class DecisionRepository:
         """Keep a case's latest state by case id, so a state that arrives before its case.opened is not lost."""
         progress = self._decisions.database[CASE_PROGRESS]
         try:
-            await progress.update_one(
+            latest = await progress.find_one_and_update(
                 {"_id": case_id, "$or": [{"at": None}, {"at": {"$lte": at}}]},
-                {"$set": {"state": state, "at": at}}, upsert=True)
+                {"$set": {"state": state, "at": at}}, upsert=True, return_document=ReturnDocument.AFTER)
         except DuplicateKeyError:
-            pass  # a later state is already there (the upsert found no fresher-or-equal document to update)
-        latest = await progress.find_one({"_id": case_id})
+            # A later state is already there (the upsert found no fresher-or-equal document to update).
+            latest = await progress.find_one({"_id": case_id})
         assert latest is not None
         return latest
 
@@ -266,6 +266,13 @@ class ModelRepository(_VersionStore):
         return await self._versions.find_one({"sha256": sha256}, {self.BULKY: 0})
 
 
+# The assignment pools (staff by role), kept per process and database: every decision reads one, and triage's
+# projection of the staff directory is written only by StaffRepository.upsert_if_newer (its staff.updated
+# consumer), in the service's one process, which drops them before and after it writes.
+_POOLS: dict[tuple[int, str], dict[str, list[dict[str, Any]]]] = {}
+_STAFF_CHANGES: dict[tuple[int, str], int] = {}
+
+
 class StaffRepository:
     """Triage's projection of the staff directory, and the open work that makes up each person's load."""
 
@@ -273,8 +280,17 @@ class StaffRepository:
         self._staff = database[STAFF]
         self._work = database[WORKLOAD]
 
+    def _key(self) -> tuple[int, str]:
+        return id(asyncio.get_running_loop()), self._staff.database.name
+
+    def _changing(self) -> None:
+        key = self._key()
+        _STAFF_CHANGES[key] = _STAFF_CHANGES.get(key, 0) + 1
+        _POOLS.pop(key, None)
+
     async def upsert_if_newer(self, staff_id: str, fields: dict[str, Any]) -> bool:
         """Record a staff member's state unless a newer one is already stored (events may arrive out of order)."""
+        self._changing()
         try:
             result = await self._staff.update_one(
                 {"_id": staff_id, "$or": [{"updated_at": {"$lte": fields["updated_at"]}},
@@ -283,13 +299,24 @@ class StaffRepository:
             )
         except DuplicateKeyError:
             return False  # a newer state is stored
+        finally:
+            self._changing()
         return bool(result.upserted_id is not None or result.matched_count)
 
     async def get(self, staff_id: str) -> dict[str, Any] | None:
         return await self._staff.find_one({"_id": staff_id})
 
     async def with_role(self, role: str) -> list[dict[str, Any]]:
-        return [doc async for doc in self._staff.find({"roles": role})]
+        """The staff with a role, as the assignment pool of every decision reads them (kept per process)."""
+        key = self._key()
+        pools = _POOLS.setdefault(key, {})
+        if role in pools:
+            return copy.deepcopy(pools[role])
+        changes = _STAFF_CHANGES.get(key, 0)
+        docs = [doc async for doc in self._staff.find({"roles": role})]
+        if _STAFF_CHANGES.get(key, 0) == changes:
+            _POOLS.setdefault(key, {})[role] = copy.deepcopy(docs)
+        return docs
 
     async def page(self, *, limit: int, offset: int) -> list[dict[str, Any]]:
         return [doc async for doc in self._staff.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)]

@@ -95,10 +95,12 @@ class LedgerAppender:
         self, *, ledger: LedgerRepository, batches: BatchRepository, stats: StatisticsRepository,
         subjects: SubjectRepository, rejected: RejectedRepository, items: ItemRepository,
         threads_repo: ThreadRepository, max_deferrals: int, zone: tzinfo = SHANGHAI, max_batch: int = 200,
+        linger: float = 0.0,
     ) -> None:
         self._ledger, self._batches, self._stats = ledger, batches, stats
         self._subjects, self._rejected, self._items, self._threads = subjects, rejected, items, threads_repo
         self._max_deferrals, self._zone, self._max_batch = max_deferrals, zone, max_batch
+        self._linger = linger
         self._queue: list[_Waiting] = []
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
@@ -138,6 +140,8 @@ class LedgerAppender:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
+            if self._linger and len(self._queue) < self._max_batch:
+                await asyncio.sleep(self._linger)  # let the rest of a burst join this batch
             self._wake.clear()
             while self._queue:
                 batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]

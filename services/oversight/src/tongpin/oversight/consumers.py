@@ -46,6 +46,7 @@ def ledger_appender(runtime: ServiceRuntime) -> LedgerAppender:
             # The consumer retries a "not yet" once per back-off tier; the last delivery records the refusal.
             max_deferrals=len(runtime.settings.retry_delays), zone=runtime.settings.bureau_zone,
             max_batch=getattr(runtime.settings, "max_batch", 200),
+            linger=getattr(runtime.settings, "batch_linger_seconds", 0.0),
         )
         runtime.on_stop.append(runtime.extras["appender"].stop)
     appender: LedgerAppender = runtime.extras["appender"]

@@ -15,6 +15,9 @@ class OversightSettings(ServiceSettings):
     prefetch: int = Field(default=256, ge=1, le=2000)
     # The most events the appender records in one batch (TONGPIN_MAX_BATCH).
     max_batch: int = Field(default=200, ge=1, le=1000)
+    # How long the appender lets events gather before it writes a batch that is not full: a concern brings
+    # several events within moments, and each batch costs the same few writes however few it holds.
+    batch_linger_seconds: float = Field(default=0.1, ge=0, le=5)
     # Breakdown cells counting 1..threshold-1 are hidden (TONGPIN_SUPPRESSION_THRESHOLD).
     suppression_threshold: int = Field(default=3, ge=1, le=100)
     # How often the background loop makes sure yesterday's ledger digest is stored.

@@ -108,7 +108,7 @@ async def test_event_from_one_process_reaches_a_consumer_in_another(
     triage = create_triage(TriageSettings(**settings_env("triage")))
     intake_process = ServiceProcess("intake", settings_env("intake"), log_dir=log_dir)
     async with running(triage):
-        intake_process.start()
+        await intake_process.started()
         try:
             async with httpx.AsyncClient(base_url=intake_process.url) as client:
                 await open_channel(client, signing_key.headers("admin"))
@@ -118,7 +118,7 @@ async def test_event_from_one_process_reaches_a_consumer_in_another(
             decisions = mongo_client[f"{clean_run}_triage"]["decisions"]
             await eventually(lambda: decisions.find_one({"_id": concern_id}))
         finally:
-            intake_process.stop()
+            await intake_process.stopped()
     assert intake_process.proc is not None and intake_process.proc.returncode is not None
     lines = [json.loads(line) for line in intake_process.logs().splitlines() if line.startswith("{")]
     assert lines and all("correlation_id" in line and "service" in line for line in lines)
@@ -163,7 +163,7 @@ async def test_killed_after_write_before_publish_event_goes_out_once_after_resta
     triage = create_triage(TriageSettings(**settings_env("triage")))
     async with running(triage):
         assert event_capture.of_type("concern.raised") == []
-        restarted = ServiceProcess("intake", intake_env, log_dir=log_dir).start()
+        restarted = await ServiceProcess("intake", intake_env, log_dir=log_dir).started()
         try:
             raised = await event_capture.wait_for_type("concern.raised")
             assert raised[0].data["concern_id"] == concern_id
@@ -178,11 +178,11 @@ async def test_killed_after_write_before_publish_event_goes_out_once_after_resta
 
             await eventually(cleared)
         finally:
-            restarted.stop()
+            await restarted.stopped()
         # A second restart finds nothing left to publish.
-        again = ServiceProcess("intake", intake_env, log_dir=log_dir).start()
+        again = await ServiceProcess("intake", intake_env, log_dir=log_dir).started()
         await asyncio.sleep(1.0)
-        again.stop()
+        await again.stopped()
         assert len(event_capture.of_type("concern.raised")) == 1
         assert len(event_capture.of_type("concern.triaged")) == 1
         assert await mongo_client[f"{clean_run}_triage"]["decisions"].count_documents({}) == 1

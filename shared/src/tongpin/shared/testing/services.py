@@ -83,6 +83,15 @@ class ServiceProcess:
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} was not ready within {timeout}s; see {self.log_path}")
 
+    async def started(self, *, timeout: float = 30) -> ServiceProcess:
+        """``start`` for a test whose event loop runs services in-process meanwhile: the loop keeps turning
+        while the process comes up, so their publishes are confirmed and their timers fire on time."""
+        return await asyncio.to_thread(self.start, timeout=timeout)
+
+    async def stopped(self) -> None:
+        """``stop`` without holding up the test's event loop."""
+        await asyncio.to_thread(self.stop)
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()

@@ -1,4 +1,5 @@
-"""Counselling's handlers against the in-memory stores: no server, a simulated clock, real domain code."""
+"""Counselling's handlers against its own repositories on the in-memory database: no server, a simulated clock,
+real domain code."""
 
 from __future__ import annotations
 
@@ -11,33 +12,30 @@ import pytest
 from tongpin.counselling.domain.sla import DEFAULT_TARGETS
 from tongpin.counselling.handlers import case_opening
 from tongpin.counselling.handlers.common import Trace
-from tongpin.counselling.repository.memory import (
-    InMemoryBreakGlassStore,
-    InMemoryBroadcastStore,
-    InMemoryCaseStore,
-    InMemoryNoteStore,
-    InMemoryNotificationStore,
-    InMemoryStaffStore,
-)
+from tongpin.counselling.memory import in_memory
 from tongpin.shared import clock
 from tongpin.shared import events as ev
 from tongpin.shared.auth import Principal
 from tongpin.shared.clock import SimulatedClock
 from tongpin.shared.envelope import CloudEvent
+from tongpin.shared.testing.memory import staged_events
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 class World:
-    """The six stores, a clock, and the two halves of a concern as intake and triage send them."""
+    """The six repositories on one in-memory database, a clock, and the two halves of a concern as intake and
+    triage send them."""
 
     def __init__(self, at: datetime) -> None:
-        self.cases = InMemoryCaseStore()
-        self.staff = InMemoryStaffStore()
-        self.notes = InMemoryNoteStore()
-        self.feed = InMemoryNotificationStore()
-        self.broadcasts = InMemoryBroadcastStore()
-        self.glass = InMemoryBreakGlassStore()
+        stores = in_memory()
+        self.db = stores.db
+        self.cases = stores.cases
+        self.staff = stores.staff
+        self.notes = stores.notes
+        self.feed = stores.feed
+        self.broadcasts = stores.broadcasts
+        self.glass = stores.glass
         self.targets = DEFAULT_TARGETS
         self.clock = SimulatedClock(at)
         self.trace = Trace(correlationid="corr-1")
@@ -89,8 +87,20 @@ class World:
         assert doc is not None
         return doc
 
+    def docs(self, collection: str) -> dict[Any, dict[str, Any]]:
+        """A collection's stored documents by id (the database's own, not copies)."""
+        return self.db[collection].documents
+
+    def rows(self, collection: str) -> list[dict[str, Any]]:
+        """A collection's stored documents in the order they were written."""
+        return list(self.docs(collection).values())
+
+    def staged(self, collection: str = "cases") -> list[CloudEvent]:
+        """The events staged in one collection's outboxes, in order."""
+        return staged_events(self.db, collection=collection)
+
     def event_types(self) -> list[str]:
-        return [e.type.removesuffix(".v1") for e in self.cases.events]
+        return [e.type.removesuffix(".v1") for e in self.staged()]
 
     async def feed_of(self, staff_id: str) -> list[dict[str, Any]]:
         docs, _ = await self.feed.for_staff(staff_id, unread_only=False, limit=100, offset=0)

@@ -23,7 +23,7 @@ async def test_a_broadcast_is_stored_and_requested_with_its_text(world) -> None:
                                              channel_ids=["ch-officers", "ch-families"], by=committee,
                                              trace=world.trace)
     assert (await world.broadcasts.get(doc["_id"]))["text"] == "本周学习：忠诚、干净、担当。"
-    [requested] = world.broadcasts.events
+    [requested] = world.staged("broadcasts")
     assert requested.type == "broadcast.requested.v1" and requested.data["text"] == "本周学习：忠诚、干净、担当。"
     assert requested.data["channel_ids"] == ["ch-officers", "ch-families"]
 

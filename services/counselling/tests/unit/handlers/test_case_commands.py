@@ -21,7 +21,7 @@ async def test_assigning_to_an_active_case_worker_tells_them(world) -> None:
     assert (doc["assignee_id"], doc["assignee_role"], doc["version"]) == ("psy-1", "psychologist", 2)
     assert mutation.events[0].type == "case.assigned.v1" and mutation.events[0].data["assigned_by"] == "coord-1"
     [note] = await world.feed_of("psy-1")
-    assert note["kind"] == "assignment" and world.feed.feed.docs[note["_id"]]["webhook_pending"] is True
+    assert note["kind"] == "assignment" and world.docs("notifications")[note["_id"]]["webhook_pending"] is True
 
 
 @pytest.mark.parametrize("who", ["aud-1", "gone-1", "nobody"])

@@ -19,7 +19,7 @@ async def test_text_then_decision_opens_one_case_with_its_events(world) -> None:
     assert doc["state"] == "open" and doc["assignee_id"] == "pw-1" and doc["concern_ids"] == ["c-1"]
     assert doc["talks"] == {} and doc["dialogue"] == [] and doc["channel_id"] == "ch-officers"
     assert world.event_types() == ["case.opened", "case.assigned"]
-    assert all(e.subject == "case-c-1" for e in world.cases.events)
+    assert all(e.subject == "case-c-1" for e in world.staged())
     assert [n["kind"] for n in await world.feed_of("pw-1")] == ["assignment"]
     assert (await world.cases.get_concern("c-1"))["case_id"] == "case-c-1"
 
@@ -41,7 +41,7 @@ async def test_either_half_again_opens_nothing_more(world) -> None:
     await world.open_case("c-1", assignee_id="pw-1")
     await world.text_arrives("c-1")
     await world.decision_arrives("c-1", assignee_id="pw-1")
-    assert len(world.cases.case_docs.docs) == 1
+    assert len(world.docs("cases")) == 1
     assert world.event_types() == ["case.opened", "case.assigned"]
     assert len(await world.feed_of("pw-1")) == 1
 
@@ -49,9 +49,9 @@ async def test_either_half_again_opens_nothing_more(world) -> None:
 async def test_a_dismissed_concern_forgets_its_text_and_opens_no_case(world) -> None:
     await world.text_arrives("c-1")
     await world.decision_arrives("c-1", route="dismiss", assignee_role=None)
-    assert world.cases.case_docs.docs == {}
+    assert world.docs("cases") == {}
     assert "text" not in await world.cases.get_concern("c-1")
-    assert world.cases.events == []
+    assert world.staged() == []
 
 
 async def test_without_a_named_assignee_the_least_loaded_worker_of_the_role_takes_it(world) -> None:
@@ -92,7 +92,7 @@ async def test_a_concern_merged_after_its_primary_opened_is_attached_once(world)
     await world.open_case("c-1")
     await world.text_arrives("c-2")
     await world.decision_arrives("c-2")
-    assert set(world.cases.case_docs.docs) == {"case-c-1"}
+    assert set(world.docs("cases")) == {"case-c-1"}
 
 
 async def test_an_override_moves_the_case_to_the_new_category_severity_and_worker(world) -> None:

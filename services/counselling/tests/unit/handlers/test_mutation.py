@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tongpin.counselling.handlers import case_opening
 from tongpin.counselling.handlers.mutation import mutate_case
-from tongpin.counselling.repository.memory import InMemoryCaseStore
+from tongpin.counselling.repository import CaseRepository
 from tongpin.shared.problems import Conflict, Invalid, NotFound
 
 pytestmark = pytest.mark.unit
 
 
-class Interleaved(InMemoryCaseStore):
+class Interleaved(CaseRepository):
     """Between a handler's read and its save, someone else changes the case (`times` times)."""
 
-    def __init__(self, *, times: int) -> None:
-        super().__init__()
+    def __init__(self, world, *, times: int) -> None:
+        super().__init__(cast("AsyncDatabase[Any]", world.db))
+        self.stored = world.docs("cases")
         self.times = times
         self.reads = 0
 
@@ -28,21 +30,19 @@ class Interleaved(InMemoryCaseStore):
         self.reads += 1
         if doc is not None and self.times > 0:
             self.times -= 1
-            stored = self.case_docs.docs[case_id]
+            stored = self.stored[case_id]
             stored["version"] += 1
             stored["reply_count"] += 1  # the other writer's change, which must survive
         return doc
 
 
-async def _store_with_case(world, store: InMemoryCaseStore) -> InMemoryCaseStore:
+async def _store_with_case(world, times: int) -> Interleaved:
     await world.open_case("c-1")
-    store.case_docs.docs = world.cases.case_docs.docs
-    store.concern_docs.docs = world.cases.concern_docs.docs
-    return store
+    return Interleaved(world, times=times)
 
 
 async def test_an_event_handler_retries_on_a_concurrent_change_and_keeps_both(world) -> None:
-    store = await _store_with_case(world, Interleaved(times=2))
+    store = await _store_with_case(world, times=2)
     await case_opening.attach_concern(repo=store, case_id="case-c-1", concern_id="c-2", trace=world.trace)
     doc = await store.get_case("case-c-1")
     assert doc["concern_ids"] == ["c-1", "c-2"], "the handler's change landed"
@@ -52,27 +52,27 @@ async def test_an_event_handler_retries_on_a_concurrent_change_and_keeps_both(wo
 
 
 async def test_a_case_that_keeps_changing_is_given_up_with_a_409(world) -> None:
-    store = await _store_with_case(world, Interleaved(times=100))
+    store = await _store_with_case(world, times=100)
 
     def apply(case, _):
         case.attach_concern(concern_id="c-2", at=world.now())
 
     with pytest.raises(Conflict, match="keeps changing"):
         await mutate_case(repo=store, case_id="case-c-1", expected_version=None, apply=apply, trace=world.trace)
-    assert store.case_docs.docs["case-c-1"]["concern_ids"] == ["c-1"]
+    assert world.docs("cases")["case-c-1"]["concern_ids"] == ["c-1"]
 
 
 async def test_a_persons_command_racing_a_change_is_a_409_and_changes_nothing(world) -> None:
-    store = await _store_with_case(world, Interleaved(times=1))
-    events_before = list(store.events)
+    store = await _store_with_case(world, times=1)
+    events_before = world.staged()
 
     def apply(case, _):
         case.record_reply(at=world.now(), reply_id="reply-1")
 
     with pytest.raises(Conflict, match="changed by someone else"):
         await mutate_case(repo=store, case_id="case-c-1", expected_version=1, apply=apply, trace=world.trace)
-    assert store.case_docs.docs["case-c-1"]["state"] == "open"
-    assert store.events == events_before
+    assert world.docs("cases")["case-c-1"]["state"] == "open"
+    assert world.staged() == events_before
 
 
 async def test_a_stale_version_is_a_409_naming_the_current_one(world) -> None:

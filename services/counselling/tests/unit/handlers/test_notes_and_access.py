@@ -26,7 +26,7 @@ async def test_a_note_is_stored_sealed_and_opened_only_by_its_authors_group(worl
     meta = await notes.write_note(repo=world.cases, notes=world.notes, keyring=KEYS, case_id="case-c-1",
                                   text=CANARY, by=psychologist)
     assert "sealed" not in meta and meta["author_group"] == "psychologist"
-    stored = world.notes.notes.docs[meta["_id"]]
+    stored = world.docs("sealed_notes")[meta["_id"]]
     assert CANARY not in json.dumps(stored, default=str, ensure_ascii=False)
     assert set(stored["sealed"]) == {"kid", "nonce", "ciphertext"}
 
@@ -38,9 +38,9 @@ async def test_a_note_is_stored_sealed_and_opened_only_by_its_authors_group(worl
     with pytest.raises(Problem) as refused:
         await notes.read_note(notes=world.notes, keyring=KEYS, case_id="case-c-1", note_id=meta["_id"], by=worker)
     assert refused.value.status == 403
-    assert [(d["what"], d["subject"]) for d in world.notes.denials] == [("sealed_note", "pw-1")]
-    assert len(world.notes.reads) == 1, "a refusal is no read"
-    assert CANARY not in json.dumps([e.model_dump(mode="json") for e in world.cases.events], ensure_ascii=False)
+    assert [(d["what"], d["subject"]) for d in world.rows("access_denials")] == [("sealed_note", "pw-1")]
+    assert len(world.rows("note_reads")) == 1, "a refusal is no read"
+    assert CANARY not in json.dumps([e.model_dump(mode="json") for e in world.staged()], ensure_ascii=False)
 
 
 async def test_a_note_under_the_wrong_case_or_unknown_is_a_404(world) -> None:
@@ -68,7 +68,7 @@ async def test_without_keys_notes_are_refused_and_only_note_writing_roles_write(
         await notes.write_note(repo=world.cases, notes=world.notes, keyring=KEYS, case_id="case-c-1", text="x",
                                by=committee)
     assert refused.value.status == 403
-    assert world.notes.notes.docs == {}
+    assert world.docs("sealed_notes") == {}
 
 
 async def test_a_case_opens_to_its_assignee_team_in_its_unit_and_the_coordinator(world) -> None:
@@ -87,7 +87,7 @@ async def test_a_case_opens_to_its_assignee_team_in_its_unit_and_the_coordinator
         with pytest.raises(access.NeedToKnow) as refused:
             await access.case_for(repo=world.cases, staff=world.staff, notes=world.notes, case_id="case-c-1", by=who)
         assert refused.value.status == 403
-    assert [d["subject"] for d in world.notes.denials] == ["pw-b", "psy-a"]
+    assert [d["subject"] for d in world.rows("access_denials")] == ["pw-b", "psy-a"]
     with pytest.raises(NotFound):
         await access.case_for(repo=world.cases, staff=world.staff, notes=world.notes, case_id="case-x", by=allowed[0])
 
@@ -99,7 +99,7 @@ async def test_breaking_the_glass_is_recorded_told_to_coordinators_and_counted(w
     doc = await access.break_glass(repo=world.cases, glass=world.glass, staff=world.staff, feed=world.feed,
                                    case_id="case-c-1", reason="值班时接到家属电话", by=reader, webhook=False)
     assert doc["_id"] == "case-c-1"
-    [read] = world.glass.reads.docs.values()
+    [read] = world.rows("break_glass_reads")
     assert (read["staff_id"], read["reason"], read["month"]) == ("pw-b", "值班时接到家属电话", "2026-03")
     [told] = await world.feed_of("coord-1")
     assert told["kind"] == "break_glass" and "值班时接到家属电话" not in json.dumps(told, default=str)

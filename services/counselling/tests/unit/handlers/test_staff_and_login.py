@@ -33,7 +33,7 @@ async def test_a_new_account_is_stored_hashed_and_announced(world) -> None:
     assert "password_hash" not in doc and doc["name"] == "王老师"
     stored = await world.staff.get("staff-wang")
     assert stored["password_hash"].startswith("$argon2id$") and "correct horse" not in stored["password_hash"]
-    [announced] = world.staff.events
+    [announced] = world.staged("staff")
     assert announced.type == "staff.updated.v1" and announced.data["roles"] == ["political_worker"]
     assert "password" not in str(announced.data)
     with pytest.raises(Conflict):
@@ -52,7 +52,7 @@ async def test_an_update_needs_the_version_read_and_is_announced(world) -> None:
                                    changes={"on_call": True, "password": "new password!"}, version=1,
                                    trace=world.trace)
     assert (doc["on_call"], doc["version"]) == (True, 2) and "password_hash" not in doc
-    assert world.staff.events[-1].data["on_call"] is True
+    assert world.staged("staff")[-1].data["on_call"] is True
 
 
 async def _login(world, issuer, password: str, *, username: str = "wang", client: str = "10.0.0.1"):
@@ -67,9 +67,9 @@ async def test_a_right_password_gets_a_token_and_every_attempt_is_recorded(world
     with pytest.raises(Problem) as wrong:
         await _login(world, issuer, "wrong", username="nobody")
     assert wrong.value.status == 401
-    assert [(a["username"], a["outcome"]) for a in world.staff.attempts] == [("wang", "success"),
+    assert [(a["username"], a["outcome"]) for a in world.rows("login_attempts")] == [("wang", "success"),
                                                                              ("nobody", "failure")]
-    assert all("correct horse" not in str(a) for a in world.staff.attempts)
+    assert all("correct horse" not in str(a) for a in world.rows("login_attempts"))
 
 
 async def test_a_deactivated_account_cannot_log_in(world, issuer) -> None:
@@ -89,7 +89,7 @@ async def test_failures_from_one_client_make_it_wait_and_a_success_elsewhere_sti
         await _login(world, issuer, "correct horse")
     assert throttled.value.status == 429 and int(throttled.value.headers["Retry-After"]) >= 1
     assert (await _login(world, issuer, "correct horse", client="10.0.0.2")).staff["_id"] == "staff-wang"
-    assert [a["outcome"] for a in world.staff.attempts] == ["failure", "throttled", "success"]
+    assert [a["outcome"] for a in world.rows("login_attempts")] == ["failure", "throttled", "success"]
     counter = await world.staff.throttle_counter("client:10.0.0.2:wang")
     assert counter["failures"] == 0, "a success clears its own client's counter"
     assert timedelta(0) < LoginThrottle().base_delay

@@ -104,7 +104,7 @@ async def test_reminders_go_once_per_booked_time_and_again_after_a_move(world) -
 
     assert await remind() == [talk_id]
     assert await remind() == []
-    assert sorted(n["staff_id"] for n in world.feed.feed.docs.values() if n["kind"] == "talk_reminder") == [
+    assert sorted(n["staff_id"] for n in world.rows("notifications") if n["kind"] == "talk_reminder") == [
         "pw-1", "pw-2"]
     doc = await world.cases.get_case("case-c-1")
     assert doc["version"] == 3, "a reminder is bookkeeping, not a new version"

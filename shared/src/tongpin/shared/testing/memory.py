@@ -1,10 +1,10 @@
 """An in-memory database for handler unit tests: the services' own repository classes run on it unchanged.
 
 It answers the part of PyMongo's async collection API the repositories use (inserts, finds with sort, skip
-and limit, single and multi updates with upsert, find-and-update, deletes, counts and the simple
-aggregations FerretDB 1.24 also runs), and keeps what makes their logic correct: unique indexes (a missing
-field counts as null, as in MongoDB) raising ``DuplicateKeyError``, an upsert that collides with a unique
-index raising it too, ``modified_count`` 0 for an update that changes nothing, copies in and out, and
+and limit, single and multi updates with upsert, whole-document replacement, find-and-update, deletes, counts
+and the simple aggregations FerretDB 1.24 also runs), and keeps what makes their logic correct: unique indexes
+(a missing field counts as null, as in MongoDB) raising ``DuplicateKeyError``, an upsert that collides with a
+unique index raising it too, ``modified_count`` 0 for an update that changes nothing, copies in and out, and
 dates stored as MongoDB stores them (UTC, milliseconds; read back time-zone aware, as the services' clients
 ask). Events a repository stages in a document's outbox are read back with ``staged_events``.
 
@@ -398,6 +398,29 @@ class MemoryCollection:
         result, _, _ = await self._update(filter, update, upsert=upsert, many=False)
         return result
 
+    async def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any],
+                          upsert: bool = False) -> UpdateResult:
+        """Replace the first match whole (keeping its ``_id``), or insert the replacement on an upsert."""
+        if any(str(k).startswith("$") for k in replacement):
+            raise ValueError("replacement can not include $ operators")
+        found = self._matching(filter)[:1]
+        for doc in found:
+            replaced = _stored(dict(replacement))
+            if replaced.setdefault("_id", doc["_id"]) != doc["_id"]:
+                raise NotImplementedError("a replacement that changes _id is not in the in-memory database")
+            self._check(replaced, ignore=doc["_id"])
+            self.documents[doc["_id"]] = replaced
+            return UpdateResult(1, int(replaced != doc))
+        if not upsert:
+            return UpdateResult(0, 0)
+        created = _stored(dict(replacement))
+        if "_id" not in created:
+            seed = filter.get("_id") if not isinstance(filter.get("_id"), Mapping) else None
+            created["_id"] = seed if seed is not None else ObjectId()
+        self._check(created)
+        self.documents[created["_id"]] = created
+        return UpdateResult(0, 0, created["_id"])
+
     async def update_many(self, filter: Mapping[str, Any], update: Mapping[str, Any],
                           upsert: bool = False) -> UpdateResult:
         result, _, _ = await self._update(filter, update, upsert=upsert, many=True)
@@ -511,12 +534,13 @@ class MemoryDatabase:
         return sorted(self._collections)
 
 
-def staged_events(database: MemoryDatabase, *, event_type: str | None = None) -> list[CloudEvent]:
+def staged_events(database: MemoryDatabase, *, event_type: str | None = None,
+                  collection: str | None = None) -> list[CloudEvent]:
     """The events the repositories staged in outboxes, in the order they were staged (of one type if given,
-    e.g. ``concern.raised``)."""
+    e.g. ``concern.raised``; from one collection's documents if given)."""
     entries = [
         entry
-        for name in database.collection_names()
+        for name in ([collection] if collection else database.collection_names())
         for doc in database[name].documents.values()
         for entry in (doc.get("outbox") or {}).values()
     ]

@@ -1,4 +1,4 @@
-"""Counselling's stores: what the handlers need of them (ports), MongoDB's (mongo), and in memory (memory)."""
+"""Counselling's stores: what the handlers need of them (ports) and MongoDB's (mongo)."""
 
 from tongpin.counselling.repository.mongo import (
     INDEXES,

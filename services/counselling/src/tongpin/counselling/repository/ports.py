@@ -1,4 +1,5 @@
-"""What the handlers need of each store: the MongoDB repositories and the in-memory ones both answer to these."""
+"""What the handlers need of each store: the Protocols the handlers are typed against, which the MongoDB
+repositories answer to (on a server, or on the in-memory database in handler unit tests)."""
 
 from __future__ import annotations
 

@@ -30,6 +30,6 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
         handlers=consumers.handlers, clock=clock,
     )
-    return create_service_app(runtime, title="Tongpin triage 研判", routers=api.routers(),
+    return create_service_app(runtime, title="Tongpin triage 研判", routers=api.routers,
                               description="Explainable judgment of concerns, risk-first queue, routing.",
                               on_startup=[_prepare])

@@ -1,0 +1,1 @@
+"""Triage's HTTP request and response bodies, one module per room (``XCreate``, ``XRead``, ``XPage``)."""

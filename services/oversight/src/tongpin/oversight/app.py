@@ -24,6 +24,6 @@ def create_app(settings: ServiceSettings | None = None, *, clock: Clock | None =
         settings, indexes=repository.INDEXES, outbox_collections=repository.OUTBOX_COLLECTIONS,
         handlers=consumers.handlers, clock=clock,
     )
-    return create_service_app(runtime, title="Tongpin oversight 监督", routers=[api.router],
+    return create_service_app(runtime, title="Tongpin oversight 监督", routers=api.routers,
                               description="External oversight items, the audit ledger and statistics.",
                               on_startup=[_start_digests])

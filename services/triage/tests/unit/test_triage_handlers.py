@@ -18,7 +18,7 @@ from tongpin.shared.events import (
 )
 from tongpin.shared.problems import Conflict, Invalid, NotFound, Problem
 from tongpin.shared.testing.memory import staged_events
-from tongpin.triage import handlers
+from tongpin.triage.handlers import cases, concerns, overrides, staff
 from tongpin.triage.memory import TriageStores
 from tongpin.triage.settings import TriageSettings
 
@@ -38,7 +38,7 @@ async def _staff(stores: TriageStores) -> None:
                  ("pw-1", ["political_worker"], False), ("ps-1", ["psychologist"], False),
                  ("ps-2", ["psychologist"], True)]
     for staff_id, roles, on_call in directory:
-        await handlers.record_staff(staff=stores.staff, data=StaffUpdated(
+        await staff.record_staff(staff=stores.staff, data=StaffUpdated(
             staff_id=staff_id, roles=roles, on_call=on_call, updated_at=SENT - timedelta(days=1)))  # type: ignore[arg-type]
 
 
@@ -51,7 +51,7 @@ def _concern(concern_id: str, text: str, *, author: str | None = "m-officer-1", 
 
 async def _triage(stores: TriageStores, concern: ConcernRaised) -> bool:
     event = make_event(concern, subject=concern.concern_id, correlationid="corr-1", traceparent=TRACEPARENT)
-    return await handlers.triage_concern(
+    return await concerns.triage_concern(
         decisions=stores.decisions, rulebook=stores.rulebook, modelbook=stores.modelbook, staff=stores.staff,
         clusters=stores.clusters, themes=stores.themes, settings=SETTINGS, event=event, concern=concern)
 
@@ -126,7 +126,7 @@ async def test_an_override_is_recorded_with_who_when_before_after_and_why_and_an
     before = await stores.decisions.get("c-1")
     assert before is not None and (before["category"], before["route"]) == ("workload_leave", "answer_online")
     business_clock.set(SENT + timedelta(hours=2))
-    after = await handlers.override_decision(
+    after = await overrides.override_decision(
         decisions=stores.decisions, staff=stores.staff, concern_id="c-1", principal=WORKER,
         changes={"category": "health", "severity": "high", "route": "psych_support"}, reason="长期失眠，需心理支持",
         expected_version=1)
@@ -144,7 +144,7 @@ async def test_an_override_is_recorded_with_who_when_before_after_and_why_and_an
     assert await _load(stores) == {"ps-1": 1}  # the work moved with the route
 
     with pytest.raises(Conflict):
-        await handlers.override_decision(decisions=stores.decisions, staff=stores.staff, concern_id="c-1",
+        await overrides.override_decision(decisions=stores.decisions, staff=stores.staff, concern_id="c-1",
                                          principal=WORKER, changes={"severity": "low"}, reason="x", expected_version=1)
 
 
@@ -153,7 +153,7 @@ async def test_an_override_that_makes_a_crisis_routes_to_the_on_call_psychologis
 ) -> None:
     await _staff(stores)
     await _triage(stores, _concern("c-1", HOUSING))
-    after = await handlers.override_decision(
+    after = await overrides.override_decision(
         decisions=stores.decisions, staff=stores.staff, concern_id="c-1", principal=WORKER,
         changes={"severity": "critical"}, reason="言语中有轻生念头", expected_version=None)
     assert (after["crisis"], after["route"], after["assignee_id"]) == (True, "psych_support", "ps-2")
@@ -173,20 +173,20 @@ async def test_a_refused_override_changes_nothing(
     await _staff(stores)
     await _triage(stores, _concern("c-1", HOUSING))
     with pytest.raises(refusal):
-        await handlers.override_decision(decisions=stores.decisions, staff=stores.staff, concern_id="c-1",
+        await overrides.override_decision(decisions=stores.decisions, staff=stores.staff, concern_id="c-1",
                                          principal=principal, changes=changes, reason="理由", expected_version=None)
     decision = await stores.decisions.get("c-1")
     assert decision is not None and decision["version"] == 1 and decision["overrides"] == []
     assert len(staged_events(stores.db)) == 1
     with pytest.raises(NotFound):
-        await handlers.override_decision(decisions=stores.decisions, staff=stores.staff, concern_id="c-9",
+        await overrides.override_decision(decisions=stores.decisions, staff=stores.staff, concern_id="c-9",
                                          principal=principal, changes=changes, reason="理由", expected_version=None)
 
 
 async def test_the_coordinator_may_name_who_takes_a_concern(stores: TriageStores, business_clock: Any) -> None:
     await _staff(stores)
     await _triage(stores, _concern("c-1", HOUSING))
-    after = await handlers.override_decision(decisions=stores.decisions, staff=stores.staff, concern_id="c-1",
+    after = await overrides.override_decision(decisions=stores.decisions, staff=stores.staff, concern_id="c-1",
                                              principal=COORDINATOR, changes={"assignee_id": "cc-2"},
                                              reason="cc-1 请假", expected_version=1)
     assert after["assignee_id"] == "cc-2" and await _load(stores) == {"cc-2": 1}
@@ -197,24 +197,24 @@ async def test_a_case_carries_the_concerns_load_until_resolved_and_again_when_re
 ) -> None:
     await _staff(stores)
     await _triage(stores, _concern("c-1", HOUSING))
-    await handlers.link_case(staff=stores.staff, decisions=stores.decisions, data=CaseOpened(
+    await cases.link_case(staff=stores.staff, decisions=stores.decisions, data=CaseOpened(
         case_id="case-1", concern_id="c-1", channel_kind="officers", unit="unit-01", category="housing",
         severity="medium", opened_at=SENT))
-    await handlers.follow_case(decisions=stores.decisions, case_id="case-1", state="talk_held",
+    await cases.follow_case(decisions=stores.decisions, case_id="case-1", state="talk_held",
                                at=SENT + timedelta(days=2))
     # A state that arrives late (an older one) does not replace the newer.
-    await handlers.follow_case(decisions=stores.decisions, case_id="case-1", state="talk_scheduled",
+    await cases.follow_case(decisions=stores.decisions, case_id="case-1", state="talk_scheduled",
                                at=SENT + timedelta(days=1))
     decision = await stores.decisions.get("c-1")
     assert decision is not None and (decision["case_id"], decision["case_state"]) == ("case-1", "talk_held")
-    await handlers.close_case(staff=stores.staff, decisions=stores.decisions, clusters=stores.clusters,
+    await cases.close_case(staff=stores.staff, decisions=stores.decisions, clusters=stores.clusters,
                               data=CaseResolved(
                                   case_id="case-1", concern_ids=["c-1"], method="resolved_offline",
                                   outcome_code="difficulty_resolved", channel_kind="officers", unit="unit-01",
                                   category="housing", severity="medium", opened_at=SENT,
                                   resolved_at=SENT + timedelta(days=3)))
     assert await _load(stores) == {} and not (await stores.decisions.get("c-1") or {})["open"]
-    await handlers.reopen_case(staff=stores.staff, decisions=stores.decisions, clusters=stores.clusters,
+    await cases.reopen_case(staff=stores.staff, decisions=stores.decisions, clusters=stores.clusters,
                                data=CaseReopened(case_id="case-1", reason_code="problem_recurred",
                                                  reopened_at=SENT + timedelta(days=4)))
     assert await _load(stores) == {"cc-1": 1}
@@ -222,8 +222,8 @@ async def test_a_case_carries_the_concerns_load_until_resolved_and_again_when_re
 
 
 async def test_an_older_staff_update_arriving_late_is_ignored(stores: TriageStores, business_clock: Any) -> None:
-    await handlers.record_staff(staff=stores.staff, data=StaffUpdated(
+    await staff.record_staff(staff=stores.staff, data=StaffUpdated(
         staff_id="ps-1", roles=["psychologist"], on_leave=True, updated_at=SENT))  # type: ignore[list-item]
-    await handlers.record_staff(staff=stores.staff, data=StaffUpdated(
+    await staff.record_staff(staff=stores.staff, data=StaffUpdated(
         staff_id="ps-1", roles=["psychologist"], on_leave=False, updated_at=SENT - timedelta(hours=1)))  # type: ignore[list-item]
     assert (await stores.staff.get("ps-1") or {})["on_leave"] is True

@@ -23,7 +23,8 @@ from tongpin.shared.events import (
 )
 from tongpin.shared.messaging.consumer import Handler, OwnInbox
 from tongpin.shared.runtime import ServiceRuntime
-from tongpin.triage import handlers as h
+from tongpin.triage.handlers import cases, concerns
+from tongpin.triage.handlers.staff import record_staff
 from tongpin.triage.judgments import ModelBook, RuleBook
 from tongpin.triage.repository import (
     ClusterRepository,
@@ -57,41 +58,41 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
 
     async def on_concern_raised(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, ConcernRaised)
-        await h.triage_concern(decisions=decisions, rulebook=rules, modelbook=models, staff=staff,
+        await concerns.triage_concern(decisions=decisions, rulebook=rules, modelbook=models, staff=staff,
                                clusters=clusters, themes=themes, settings=settings, event=event, concern=data)
 
     async def on_staff_updated(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, StaffUpdated)
-        await h.record_staff(staff=staff, data=data)
+        await record_staff(staff=staff, data=data)
         await runtime.staff_standing.record(staff_id=data.staff_id, roles=list(data.roles), active=data.active,
                                             updated_at=data.updated_at)
 
     async def on_case_opened(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, CaseOpened)
-        await h.link_case(staff=staff, decisions=decisions, data=data)
+        await cases.link_case(staff=staff, decisions=decisions, data=data)
 
     async def on_case_assigned(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, CaseAssigned)
-        await h.move_case(staff=staff, data=data)
+        await cases.move_case(staff=staff, data=data)
 
     async def on_case_resolved(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, CaseResolved)
-        await h.close_case(staff=staff, decisions=decisions, clusters=clusters, data=data)
+        await cases.close_case(staff=staff, decisions=decisions, clusters=clusters, data=data)
 
     async def on_case_reopened(event: CloudEvent, data: Any) -> None:
         assert isinstance(data, CaseReopened)
-        await h.reopen_case(staff=staff, decisions=decisions, clusters=clusters, data=data)
+        await cases.reopen_case(staff=staff, decisions=decisions, clusters=clusters, data=data)
 
     async def on_case_progress(event: CloudEvent, data: Any) -> None:
         if isinstance(data, TalkScheduled):
-            await h.follow_case(decisions=decisions, case_id=data.case_id, state="talk_scheduled",
+            await cases.follow_case(decisions=decisions, case_id=data.case_id, state="talk_scheduled",
                                 at=data.scheduled_at)
         elif isinstance(data, TalkHeld):
-            await h.follow_case(decisions=decisions, case_id=data.case_id, state="talk_held", at=data.held_at)
+            await cases.follow_case(decisions=decisions, case_id=data.case_id, state="talk_held", at=data.held_at)
         elif isinstance(data, CaseEscalated):
-            await h.follow_case(decisions=decisions, case_id=data.case_id, state="escalated", at=data.escalated_at)
+            await cases.follow_case(decisions=decisions, case_id=data.case_id, state="escalated", at=data.escalated_at)
         elif isinstance(data, EscalationDecided):
-            await h.follow_case(decisions=decisions, case_id=data.case_id, state="decided", at=data.decided_at)
+            await cases.follow_case(decisions=decisions, case_id=data.case_id, state="decided", at=data.decided_at)
 
     async def on_oversight_item(event: CloudEvent, data: Any) -> None:
         if isinstance(data, OversightItemOpened):
@@ -101,7 +102,7 @@ def handlers(runtime: ServiceRuntime) -> Mapping[str, Handler]:
         else:
             assert isinstance(data, OversightItemClosed)
             at = data.closed_at
-        await h.follow_oversight(decisions=decisions, concern_id=data.concern_id, status=data.status, at=at)
+        await cases.follow_oversight(decisions=decisions, concern_id=data.concern_id, status=data.status, at=at)
 
     return {
         TalkScheduled.routing_key(): on_case_progress,

@@ -14,8 +14,8 @@ from fastapi.responses import StreamingResponse
 
 from tongpin.shared.events import Category, ChannelKind, Id, Route, Severity
 from tongpin.shared.problems import NotFound
-from tongpin.triage import handlers
 from tongpin.triage.api.dependencies import ConcernId, Exporter, Limit, Offset, Overrider, Runtime, Staff
+from tongpin.triage.handlers import overrides
 from tongpin.triage.repository import DecisionRepository, StaffRepository
 from tongpin.triage.schemas.decisions import DecisionPage, DecisionRead, OverrideCreate
 
@@ -59,7 +59,7 @@ async def get_decision(concern_id: ConcernId, runtime: Runtime, principal: Staff
 async def override_decision(
     concern_id: ConcernId, body: OverrideCreate, request: Request, runtime: Runtime, principal: Overrider,
 ) -> DecisionRead:
-    doc = await handlers.override_decision(
+    doc = await overrides.override_decision(
         decisions=DecisionRepository(runtime.db), staff=StaffRepository(runtime.db), concern_id=concern_id,
         principal=principal, changes=body.model_dump(include={"category", "severity", "route", "assignee_id"}),
         reason=body.reason, expected_version=body.version,
@@ -86,7 +86,7 @@ async def export_overrides(
     async def rows() -> AsyncIterator[dict[str, Any]]:
         offset = 0
         while True:
-            batch = handlers.overrides_as_rows(await repo.overrides(since=since, limit=200, offset=offset))
+            batch = overrides.overrides_as_rows(await repo.overrides(since=since, limit=200, offset=offset))
             for row in batch:
                 yield row
             if len(batch) < 200:

@@ -14,9 +14,10 @@ from typing import Any
 import aio_pika
 import pytest
 
-from tongpin.oversight import handlers
 from tongpin.oversight.appender import DUPLICATE, RECORDED, LedgerAppender
 from tongpin.oversight.domain.tally import Tally
+from tongpin.oversight.handlers.common import NotYet
+from tongpin.oversight.handlers.ledger import verify_ledger
 from tongpin.oversight.repository import (
     INDEXES,
     LEDGER_BATCHES,
@@ -103,7 +104,7 @@ async def assert_counted_once(db: Any, evs: list[CloudEvent]) -> None:
     ledger = db["ledger"]
     assert await ledger.count_documents({}) == len(evs)
     assert sorted([d["_id"] async for d in ledger.find({}, {"_id": 1})]) == sorted(e.id for e in evs)
-    chain = await handlers.verify_ledger(ledger=LedgerRepository(db))
+    chain = await verify_ledger(ledger=LedgerRepository(db))
     assert chain["ok"] and chain["verified"] == len(evs), chain
     assert await db[LEDGER_BATCHES].count_documents({}) == 0
     items = await db["items"].count_documents({})
@@ -185,7 +186,7 @@ async def test_an_event_ahead_of_its_subject_in_a_batch_is_not_yet_and_the_rest_
     resolved = next(i for i, e in enumerate(evs) if e.type.startswith("case.resolved"))
     order = [resolved] + [i for i in range(len(evs)) if i != resolved]
     outcomes = await appender(db).record_batch(batch_of([evs[i] for i in order]))
-    assert isinstance(outcomes[0], handlers.NotYet) and outcomes[1:] == [RECORDED] * (len(evs) - 1)
+    assert isinstance(outcomes[0], NotYet) and outcomes[1:] == [RECORDED] * (len(evs) - 1)
     assert case_opened != resolved
     # Its retry finds the case and is recorded; the deferral is forgotten.
     assert await appender(db).record_batch(batch_of([evs[resolved]])) == [RECORDED]

@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
-from tongpin.oversight import handlers
 from tongpin.oversight.appender import DUPLICATE, RECORDED, REJECTED
 from tongpin.oversight.domain.periods import parse_period
+from tongpin.oversight.handlers.common import NotYet
+from tongpin.oversight.handlers.items import change_item
+from tongpin.oversight.handlers.ledger import verify_ledger
+from tongpin.oversight.handlers.statistics import check_unit, statistics_report
 from tongpin.oversight.memory import OversightStores, in_memory
 from tongpin.shared import clock, events
 from tongpin.shared.problems import Conflict, Invalid
@@ -78,7 +81,7 @@ async def deliver_own_events(stores: OversightStores) -> None:
 
 
 async def figures(stores: OversightStores, period: str, unit: str = "u-1") -> dict[str, Any]:
-    return await handlers.statistics_report(stats=stores.stats, period=parse_period(period), unit=unit, threshold=1)
+    return await statistics_report(stats=stores.stats, period=parse_period(period), unit=unit, threshold=1)
 
 
 async def test_a_staff_override_moves_the_concern_and_its_case_to_the_new_category_in_the_month_raised(
@@ -124,14 +127,14 @@ async def test_figures_are_kept_per_unit_and_month_and_add_up_to_quarters_and_th
         ("*", "2026-01"): 1, ("*", "2026-02"): 1, ("*", "2026-03"): 2, ("*", "2026-Q1"): 4, ("*", "2026"): 4,
     }
     assert (await figures(stores, "2026-03", "u-1"))["concerns"]["by_category"]["career"] == 1
-    assert await handlers.check_unit(stats=stores.stats, unit="u-2") == "u-2"
+    assert await check_unit(stats=stores.stats, unit="u-2") == "u-2"
     with pytest.raises(Invalid):
-        await handlers.check_unit(stats=stores.stats, unit="u-9")
+        await check_unit(stats=stores.stats, unit="u-9")
 
 
 async def test_small_counts_are_hidden_at_the_threshold(stores: OversightStores) -> None:
     await record(stores, triaged("c-1"), triaged("c-2", category="career"))
-    report = await handlers.statistics_report(stats=stores.stats, period=parse_period("2026-03"), unit="*",
+    report = await statistics_report(stats=stores.stats, period=parse_period("2026-03"), unit="*",
                                               threshold=3)
     assert report["concerns"]["total"] is None and "concerns.total" in report["suppressed"]
 
@@ -143,10 +146,10 @@ async def test_a_repeated_event_is_recorded_once_and_the_chain_verifies(stores: 
     assert await stores.appender().record_batch([(event, data)]) == [DUPLICATE]  # redelivered after a restart
     await record(stores, opened("case-1", "c-1"))
     assert (await figures(stores, "2026-03"))["concerns"]["total"] == 1
-    chain = await handlers.verify_ledger(ledger=stores.ledger)
+    chain = await verify_ledger(ledger=stores.ledger)
     assert (chain["ok"], chain["verified"]) == (True, 2)
     stores.db["ledger"].documents[event.id]["entry"]["type"] = "case.opened.v1"  # an edit after the fact
-    broken = await handlers.verify_ledger(ledger=stores.ledger)
+    broken = await verify_ledger(ledger=stores.ledger)
     assert (broken["ok"], broken["first_broken_seq"]) == (False, 1)
 
 
@@ -157,7 +160,7 @@ async def test_an_event_about_a_case_not_yet_seen_waits_then_is_rejected_and_cou
     event = events.make_event(early)
     for _ in range(2):  # max_deferrals: retried through the consumer's back-off
         (outcome,) = await stores.appender().record_batch([(event, early)])
-        assert isinstance(outcome, handlers.NotYet)
+        assert isinstance(outcome, NotYet)
     assert await stores.appender().record_batch([(event, early)]) == [REJECTED]
     (rejected,) = await stores.rejected.page(offset=0, limit=10)
     assert rejected["reason"] == "unknown_case" and rejected["final"] is True
@@ -181,14 +184,14 @@ async def test_an_item_follows_its_case_and_staff_move_it_only_as_the_state_mach
     assert (march["oversight"]["found"], march["oversight"]["resolved"]) == (1, 1)
 
     with pytest.raises(Conflict) as refused:
-        await handlers.change_item(items=stores.items, item_id=item_id, version=item["version"], status="in_progress",
+        await change_item(items=stores.items, item_id=item_id, version=item["version"], status="in_progress",
                                    public_summary=None, correlationid=None, traceparent=None)
     assert refused.value.extensions["allowed"] == ["not_substantiated"]
-    changed = await handlers.change_item(items=stores.items, item_id=item_id, version=item["version"], status=None,
+    changed = await change_item(items=stores.items, item_id=item_id, version=item["version"], status=None,
                                          public_summary="经核实，已当面沟通并整改。", correlationid=None,
                                          traceparent=None)
     assert changed["public_summary"] == "经核实，已当面沟通并整改。"
     with pytest.raises(Conflict):  # the version read is stale now
-        await handlers.change_item(items=stores.items, item_id=item_id, version=item["version"],
+        await change_item(items=stores.items, item_id=item_id, version=item["version"],
                                    status="not_substantiated", public_summary=None, correlationid=None,
                                    traceparent=None)

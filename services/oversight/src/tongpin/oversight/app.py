@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tongpin.oversight import api, consumers, handlers, repository
+from tongpin.oversight import api, consumers, repository
+from tongpin.oversight.handlers.ledger import keep_daily_digests
 from tongpin.oversight.settings import OversightSettings
 from tongpin.shared.clock import Clock
 from tongpin.shared.runtime import ServiceRuntime, create_service_app
@@ -13,7 +14,7 @@ from tongpin.shared.settings import ServiceSettings
 
 async def _start_digests(runtime: ServiceRuntime) -> None:
     every = getattr(runtime.settings, "digest_every_seconds", 3600.0)
-    runtime.spawn(handlers.keep_daily_digests(ledger=consumers.ledger_repository(runtime), every_seconds=every,
+    runtime.spawn(keep_daily_digests(ledger=consumers.ledger_repository(runtime), every_seconds=every,
                                               zone=runtime.settings.bureau_zone),
                   name="ledger-daily-digest")
 

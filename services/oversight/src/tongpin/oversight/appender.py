@@ -33,11 +33,12 @@ from typing import Any
 
 from pymongo.errors import ConnectionFailure
 
-from tongpin.oversight import handlers as oversight_handlers
 from tongpin.oversight.domain import items as item_domain
 from tongpin.oversight.domain import ledger as ledger_domain
 from tongpin.oversight.domain import statistics, threads, validation
 from tongpin.oversight.domain.periods import SHANGHAI
+from tongpin.oversight.handlers.common import NotYet, facts
+from tongpin.oversight.handlers.items import follow_case, open_item
 from tongpin.oversight.repository import (
     BatchRepository,
     ItemRepository,
@@ -235,7 +236,7 @@ class LedgerAppender:
             if reason in validation.RETRYABLE:
                 attempts = await self._rejected.defer(event_id=event.id, summary=_summary(event), reason=str(reason))
                 if attempts <= self._max_deferrals:
-                    outcomes[i] = oversight_handlers.NotYet(
+                    outcomes[i] = NotYet(
                         f"{reason}: attempt {attempts} of {self._max_deferrals + 1}")
                     continue
             if reason is not None:
@@ -262,7 +263,7 @@ class LedgerAppender:
                 before = plan.threads.get(thread_id) or current.get(thread_id)
                 state = threads.apply(before["state"] if before else threads.empty(), data, mark=mark_key(event.id))
                 after = threads.counted(state, zone=self._zone)
-                delta = threads.changes(oversight_handlers._facts(before), after)
+                delta = threads.changes(facts(before), after)
                 steps += statistics.increments(statistics.month_facts(delta))
                 read_version = current[thread_id]["version"] if thread_id in current else None
                 plan.threads[thread_id] = {
@@ -311,10 +312,10 @@ class LedgerAppender:
             event = CloudEvent.model_validate(item_event["event"])
             data = events.decode_data(event)
             if isinstance(data, events.ConcernTriaged) and item_domain.opens_item(data):
-                await oversight_handlers.open_item(decision=data, items=self._items, correlationid=event.correlationid,
+                await open_item(decision=data, items=self._items, correlationid=event.correlationid,
                                                    traceparent=event.traceparent)
             elif item_event["thread"] is not None and type(data) in item_domain.CASE_CHANGES:
-                await oversight_handlers.follow_case(data=data, thread_id=item_event["thread"], items=self._items,
+                await follow_case(data=data, thread_id=item_event["thread"], items=self._items,
                                                      correlationid=event.correlationid, traceparent=event.traceparent)
         # Last, so that a record in the ledger means its event is counted everywhere.
         await self._ledger.insert_records(plan["records"])

@@ -8,10 +8,10 @@ from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from tongpin.oversight import handlers
 from tongpin.oversight.consumers import ledger_repository, statistics_repository
 from tongpin.oversight.domain import statistics
 from tongpin.oversight.domain.periods import Period, PeriodError, parse_period
+from tongpin.oversight.handlers.audit import record_query
 from tongpin.oversight.repository import AuditQueryRepository, ItemRepository, LedgerRepository, StatisticsRepository
 from tongpin.oversight.settings import OversightSettings
 from tongpin.shared.auth import Principal, Public, Roles
@@ -64,7 +64,7 @@ class RecordedRoles(Roles):
         if unknown:
             raise Problem(422, f"invalid input: {', '.join(repr(n) for n in unknown)}", title="Unprocessable Content",
                           errors=[{"field": name, "reason": "is not a parameter of this endpoint"} for name in unknown])
-        await handlers.record_query(
+        await record_query(
             audit=AuditQueryRepository(runtime_of(request).db), principal=principal, method=request.method,
             path=request.url.path, query=pairs,
         )

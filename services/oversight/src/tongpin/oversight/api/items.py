@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from tongpin.oversight import handlers
 from tongpin.oversight.api.dependencies import Items, ItemsRead, ItemsWrite, Limit, Offset, as_period, runtime_of
 from tongpin.oversight.domain import items as item_domain
+from tongpin.oversight.handlers.items import change_item
 from tongpin.oversight.schemas.items import ItemPage, ItemRead, ItemUpdate
 from tongpin.shared.events import OversightStatus
 from tongpin.shared.problems import NotFound
@@ -46,7 +46,7 @@ async def get_item(item_id: str, items: Items, _: ItemsRead) -> ItemRead:
                           "substantiated. A change the table does not allow is a 409 whose `allowed` lists the "
                           "changes allowed from the current status.\n\n" + item_domain.state_machine_markdown())
 async def update_item(item_id: str, body: ItemUpdate, request: Request, items: Items, _: ItemsWrite) -> ItemRead:
-    doc = await handlers.change_item(
+    doc = await change_item(
         items=items, item_id=item_id, version=body.version, status=body.status, public_summary=body.public_summary,
         correlationid=request.state.correlation_id, traceparent=request.state.traceparent,
     )

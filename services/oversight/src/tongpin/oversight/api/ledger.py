@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from tongpin.oversight import handlers
 from tongpin.oversight.api.dependencies import AuditRead, Ledger, Limit, runtime_of
+from tongpin.oversight.handlers.ledger import daily_digest
+from tongpin.oversight.handlers.ledger import verify_ledger as verify_chain
 from tongpin.oversight.schemas.ledger import ChainCheck, DigestRead, LedgerPage, LedgerRecordRead
 from tongpin.shared.edge import MAX_SEQ
 from tongpin.shared.problems import Invalid
@@ -41,10 +42,10 @@ async def verify_ledger(
         missing = "anchor_hash" if anchor_hash is None else "anchor_seq"
         raise Invalid(missing, "give anchor_seq and anchor_hash together")
     anchors = {anchor_seq: anchor_hash} if anchor_seq is not None and anchor_hash is not None else None
-    return ChainCheck.model_validate(await handlers.verify_ledger(ledger=ledger, anchors=anchors))
+    return ChainCheck.model_validate(await verify_chain(ledger=ledger, anchors=anchors))
 
 
 @router.get("/ledger/digest", tags=["ledger"], summary="The chain head at the end of a day, to keep outside")
 async def ledger_digest(request: Request, ledger: Ledger, _: AuditRead, date: date) -> DigestRead:
     zone = runtime_of(request).settings.bureau_zone
-    return DigestRead.model_validate(await handlers.daily_digest(ledger=ledger, day=date, zone=zone))
+    return DigestRead.model_validate(await daily_digest(ledger=ledger, day=date, zone=zone))

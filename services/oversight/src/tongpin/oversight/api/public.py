@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tongpin.oversight import handlers
 from tongpin.oversight.api.dependencies import Anyone, Items, Stats, as_period, threshold_of
+from tongpin.oversight.handlers.statistics import found_and_resolved
 from tongpin.oversight.schemas.items import ItemPublicRead
 from tongpin.oversight.schemas.statistics import FoundResolvedRead
 from tongpin.shared.problems import NotFound
@@ -17,7 +17,7 @@ router = APIRouter()
             description="The bureau's figures only (never which units had an item), with the same suppression "
                         "as the auditors' report.")
 async def public_found_resolved(request: Request, stats: Stats, _: Anyone, period: str) -> FoundResolvedRead:
-    figures = await handlers.found_and_resolved(stats=stats, period=as_period(period), threshold=threshold_of(request))
+    figures = await found_and_resolved(stats=stats, period=as_period(period), threshold=threshold_of(request))
     return FoundResolvedRead.model_validate(figures)
 
 

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tongpin.oversight import handlers
 from tongpin.oversight.api.dependencies import StatisticsRead, Stats, as_period, runtime_of, threshold_of
 from tongpin.oversight.domain import statistics
+from tongpin.oversight.handlers.statistics import calendar, check_unit, statistics_report
 from tongpin.oversight.schemas.statistics import CalendarRead
 from tongpin.shared.problems import Invalid
 
@@ -31,7 +31,7 @@ STATISTICS_DOC = (
             response_model=CalendarRead)
 async def get_calendar(request: Request, stats: Stats, _: StatisticsRead) -> CalendarRead:
     settings = runtime_of(request).settings
-    return CalendarRead.model_validate(await handlers.calendar(
+    return CalendarRead.model_validate(await calendar(
         stats=stats, zone_name=settings.bureau_time_zone, zone=settings.bureau_zone))
 
 
@@ -40,8 +40,8 @@ async def get_calendar(request: Request, stats: Stats, _: StatisticsRead) -> Cal
 async def get_statistics(
     request: Request, stats: Stats, _: StatisticsRead, period: str, unit: str | None = None,
 ) -> dict[str, Any]:
-    scope = await handlers.check_unit(stats=stats, unit=unit)
-    return await handlers.statistics_report(stats=stats, period=as_period(period), unit=scope,
+    scope = await check_unit(stats=stats, unit=unit)
+    return await statistics_report(stats=stats, period=as_period(period), unit=scope,
                                             threshold=threshold_of(request))
 
 
@@ -51,8 +51,8 @@ async def get_statistics_csv(
     request: Request, stats: Stats, _: StatisticsRead, period: str, unit: str | None = None,
     table: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    scope = await handlers.check_unit(stats=stats, unit=unit)
-    figures = await handlers.statistics_report(stats=stats, period=as_period(period), unit=scope,
+    scope = await check_unit(stats=stats, unit=unit)
+    figures = await statistics_report(stats=stats, period=as_period(period), unit=scope,
                                                threshold=threshold_of(request))
     rows = statistics.report_rows(figures)
     if table is not None:

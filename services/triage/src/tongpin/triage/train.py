@@ -17,15 +17,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
 
 from tongpin.shared.events import CATEGORIES, CHANNEL_KINDS, RISK_FLAGS
 from tongpin.triage.domain import RuleSet, classify, default_ruleset
@@ -34,6 +28,13 @@ from tongpin.triage.domain import model as model_module
 from tongpin.triage.domain.judgment import COMBINATION, judge, rule_confidence_table
 from tongpin.triage.domain.model import CHATTER, Head, Model, checksum, features
 from tongpin.triage.evaluate import Report, compare
+
+# SciPy and scikit-learn are imported where a model is fitted: reading and checking a corpus, or picking a
+# threshold, does not load them.
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
 
 EVAL_DIR = Path(__file__).resolve().parents[3] / "eval"
 PACKAGED = Path(__file__).resolve().parent / "models" / "default.model"
@@ -142,6 +143,8 @@ def _identity(feats: list[str]) -> list[str]:
 
 
 def _vectorizer() -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=2, norm="l2", dtype=np.float64)
 
 
@@ -149,6 +152,8 @@ def _classifier(c: float, *, balanced: bool, seed: int = SEED) -> LinearSVC:
     # A linear SVM measured as well as logistic regression on the corpus (cross-validated macro-F1 0.818
     # against 0.813, crisis average precision 0.875 against 0.870) and fits ten times faster; its
     # decision values are calibrated into probabilities below.
+    from sklearn.svm import LinearSVC
+
     return LinearSVC(C=c, class_weight="balanced" if balanced else None, random_state=seed, max_iter=5000)
 
 
@@ -163,11 +168,14 @@ class Options:
     crisis_recall_target: float = CRISIS_RECALL_TARGET
 
 
-Fold = tuple[csr_matrix, csr_matrix, np.ndarray, np.ndarray]
+Fold = tuple["csr_matrix", "csr_matrix", np.ndarray, np.ndarray]
 
 
 def _folds(feats: Sequence[list[str]], y: np.ndarray, options: Options) -> list[Fold]:
     """Stratified k-fold splits, each with its own vocabulary (out-of-fold figures see unseen n-grams as unseen)."""
+    from scipy.sparse import csr_matrix
+    from sklearn.model_selection import StratifiedKFold
+
     splitter = StratifiedKFold(n_splits=options.folds, shuffle=True, random_state=options.seed)
     out = []
     for train, test in splitter.split(np.zeros(len(y)), y):
@@ -201,11 +209,15 @@ def _fit_temperature(decisions: np.ndarray, y_index: np.ndarray) -> float:
         log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return float(-log_p[np.arange(len(y_index)), y_index].mean())
 
+    from scipy.optimize import minimize_scalar
+
     return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
 
 
 def _fit_platt(decisions: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     # p = 1 / (1 + exp(a·d + b)); a logistic regression on the decision value gives -a and -b.
+    from sklearn.linear_model import LogisticRegression
+
     fitted = LogisticRegression(C=1e6, max_iter=1000).fit(decisions.reshape(-1, 1), y)
     return -float(fitted.coef_[0, 0]), -float(fitted.intercept_[0])
 
@@ -261,6 +273,8 @@ def train(examples: Sequence[Example], *, options: Options | None = None, versio
     started = time.perf_counter()
     feats = featurize(examples)
     vectorizer = _vectorizer()
+    from scipy.sparse import csr_matrix
+
     x = csr_matrix(vectorizer.fit_transform(feats))
     vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
 
@@ -318,6 +332,8 @@ def cross_validate(records: Sequence[Mapping[str, Any]], ruleset: RuleSet, *, op
     options = options or Options()
     examples = parse_examples([json.dumps(r, ensure_ascii=False) for r in records], source="records")
     targets = np.array([CLASSES.index(e.target) for e in examples])
+    from sklearn.model_selection import StratifiedKFold
+
     splitter = StratifiedKFold(n_splits=options.folds, shuffle=True, random_state=options.seed + 1)
     decisions: list[Any] = [None] * len(examples)
     started = time.perf_counter()

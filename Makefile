@@ -1,5 +1,5 @@
 # Tongpin 同频 — the commands the README gives.
-.PHONY: up down status test lint bench chaos demo install asyncapi
+.PHONY: up down status test unit lint bench chaos demo install asyncapi
 
 install:            ## install system packages, uv, the workspace and the FerretDB build
 	deploy/local/install-deps.sh
@@ -21,8 +21,11 @@ status:
 	@deploy/local/services.sh status
 	@deploy/local/web.sh status
 
-test:               ## lint, then every test tier against real servers
+test:               ## lint, then every test tier: unit, corpus, those against real servers, browser
 	deploy/local/test.sh $(PYTEST_ARGS)
+
+unit:               ## the unit tier alone: no servers, seconds
+	deploy/local/test.sh --unit $(PYTEST_ARGS)
 
 lint:               ## ruff, mypy and the import contracts in pyproject.toml
 	uv run --no-sync ruff check .

@@ -26,8 +26,11 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install -q "uv==0.13.9"
 fi
 
+# Bytecode is compiled at install (later syncs compile only what changed): a test run or a service start
+# then loads it instead of compiling every module it imports, which also holds where
+# PYTHONDONTWRITEBYTECODE keeps Python from caching it (seconds of every `make test`'s unit tier).
 log "syncing the Python workspace"
-(cd "$ROOT" && uv sync --all-packages --frozen -q)
+(cd "$ROOT" && uv sync --all-packages --frozen -q --compile-bytecode)
 
 # Triage's packaged model is built here from the labelled corpus the repository ships (seconds;
 # skipped when the corpus and the training code are unchanged since the last build).

@@ -95,6 +95,12 @@ class ModelBook:
                 "problem": problem}
 
 
+async def running_version(store: _VersionStore) -> int | None:
+    """The version that runs now (rule set or model), or None before one runs."""
+    head = await store.head()
+    return head["version"] if head else None
+
+
 # --- rule sets ---------------------------------------------------------------------------------
 
 

@@ -36,8 +36,7 @@ def _model_head_read(head: dict[str, Any]) -> ModelHeadRead:
 @router.get("", summary="Stored model versions, newest first (figures beside each)")
 async def list_models(runtime: Runtime, _: Staff, limit: Limit = 50, offset: Offset = 0) -> ModelPage:
     repo = ModelRepository(runtime.db)
-    head = await repo.head()
-    running = head["version"] if head else None
+    running = await judgments.running_version(repo)
     items, total = await repo.page(limit=limit, offset=offset)
     return ModelPage(items=[_model_read(d, running=running) for d in items], running_version=running, total=total,
                      limit=limit, offset=offset)
@@ -62,8 +61,7 @@ async def get_model(version: Version, runtime: Runtime, _: Staff) -> ModelRead:
     doc = await repo.get(version, bulky=False)
     if doc is None:
         raise NotFound("model version", str(version))
-    head = await repo.head()
-    return _model_read(doc, running=head["version"] if head else None)
+    return _model_read(doc, running=await judgments.running_version(repo))
 
 
 @router.get("/{version}/blob", summary="A model's file (for the retraining command's side-by-side figures)",
@@ -81,8 +79,7 @@ async def propose_model(body: ModelCreate, runtime: Runtime, principal: ModelPro
     repo = ModelRepository(runtime.db)
     doc = await judgments.create_model_draft(models=repo, blob_base64=body.blob, sha256=body.sha256,
                                              figures=body.figures, note=body.note, principal=principal)
-    head = await repo.head()
-    return _model_read(doc, running=head["version"] if head else None)
+    return _model_read(doc, running=await judgments.running_version(repo))
 
 
 @router.post("/{version}/publish", summary="Run a proposed model (centre coordinator)")
@@ -96,8 +93,7 @@ async def publish_model(version: Version, runtime: Runtime, principal: ModelPubl
 async def discard_model(version: Version, runtime: Runtime, principal: ModelPublisher) -> ModelRead:
     repo = ModelRepository(runtime.db)
     doc = await judgments.discard_model(models=repo, version=version, principal=principal)
-    head = await repo.head()
-    return _model_read(doc, running=head["version"] if head else None)
+    return _model_read(doc, running=await judgments.running_version(repo))
 
 
 @router.post("/restore", summary="Run the model that ran before the current one (centre coordinator)")

@@ -45,8 +45,7 @@ async def current_ruleset(runtime: Runtime, _: Staff) -> RuleSetRead:
 @router.get("", summary="Stored rule-set versions, newest first")
 async def list_rulesets(runtime: Runtime, _: Staff, limit: Limit = 50, offset: Offset = 0) -> RuleSetPage:
     repo = RuleSetRepository(runtime.db)
-    head = await repo.head()
-    running = head["version"] if head else None
+    running = await judgments.running_version(repo)
     items, total = await repo.page(limit=limit, offset=offset)
     return RuleSetPage(items=[_ruleset_read(d, running=running, with_document=False) for d in items],
                        running_version=running, total=total, limit=limit, offset=offset)
@@ -58,8 +57,7 @@ async def get_ruleset(version: Version, runtime: Runtime, _: Staff) -> RuleSetRe
     doc = await repo.get(version)
     if doc is None:
         raise NotFound("rule set version", str(version))
-    head = await repo.head()
-    return _ruleset_read(doc, running=head["version"] if head else None, with_document=True)
+    return _ruleset_read(doc, running=await judgments.running_version(repo), with_document=True)
 
 
 @router.post("", status_code=201, summary="Store a validated draft as the next version (not yet running)")
@@ -68,8 +66,7 @@ async def create_ruleset(
 ) -> RuleSetRead:
     repo = RuleSetRepository(runtime.db)
     doc = await judgments.create_ruleset_draft(rulesets=repo, document=body.text(), principal=principal)
-    head = await repo.head()
-    return _ruleset_read(doc, running=head["version"] if head else None, with_document=True)
+    return _ruleset_read(doc, running=await judgments.running_version(repo), with_document=True)
 
 
 @router.post("/{version}/publish", summary="Make a stored version the running one")

@@ -8,8 +8,7 @@ from tongpin.triage.api.dependencies import Exporter, Limit, Offset, Runtime
 from tongpin.triage.repository import StaffRepository
 from tongpin.triage.schemas.staff import StaffRead
 
-# Listed beside themes in the OpenAPI document, as it always was.
-router = APIRouter(tags=["themes"])
+router = APIRouter(tags=["staff"])
 
 
 @router.get("/staff", summary="The assignment pool as triage sees it, with open load")

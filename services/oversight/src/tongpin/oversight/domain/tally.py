@@ -1,6 +1,6 @@
 """Oversight's counting in memory: the same threads, facts and counters the handlers keep in the database.
 
-``Tally.record`` does for one accepted event what ``handlers.record_event`` does with its repositories
+``Tally.record`` does for one accepted event what ``appender.LedgerAppender.record`` does with its repositories
 (event facts, or the change in its thread's counts, applied as ``$inc`` would), and ``Tally.reports``
 reads a period back like the API. Tests and what-if checks use it to compare figures with ground truth.
 """

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
-from tongpin.intake.api.common import (
+from tongpin.intake.api.dependencies import (
     AggregateReader,
     ChannelAdmin,
     Channels,

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from tongpin.intake.api.common import Deliveries, DeliveryReader, Limit, Offset
+from tongpin.intake.api.dependencies import Deliveries, DeliveryReader, Limit, Offset
 from tongpin.intake.schemas.delivery import DeliveryPage, DeliveryRead
 from tongpin.shared.events import Id
 

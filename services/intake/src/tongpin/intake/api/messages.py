@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tongpin.intake.api.common import (
+from tongpin.intake.api.dependencies import (
     Bridge,
     Channels,
     Limit,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tongpin.intake.api.common import (
+from tongpin.intake.api.dependencies import (
     Channels,
     Client,
     Deliveries,

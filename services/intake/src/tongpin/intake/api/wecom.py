@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from tongpin.intake.api.common import Channels, Members, Messages, Open, Settings, TraceIds, runtime_of
+from tongpin.intake.api.dependencies import Channels, Members, Messages, Open, Settings, TraceIds, runtime_of
 from tongpin.intake.domain.messages import TextError
 from tongpin.intake.domain.wecom import (
     WeComCrypto,

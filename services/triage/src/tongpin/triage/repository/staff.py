@@ -1,0 +1,148 @@
+"""Triage's projection of the staff directory (the assignment pools) and each person's open work."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from tongpin.triage.repository.collections import STAFF, WORKLOAD, by_ids
+
+# The assignment pools (staff by role), kept per process and database: every decision reads one, and triage's
+# projection of the staff directory is written only by StaffRepository.upsert_if_newer (its staff.updated
+# consumer), in the service's one process, which drops them before and after it writes.
+_POOLS: dict[tuple[int, str], dict[str, list[dict[str, Any]]]] = {}
+_STAFF_CHANGES: dict[tuple[int, str], int] = {}
+
+
+class StaffRepository:
+    """Triage's projection of the staff directory, and the open work that makes up each person's load."""
+
+    def __init__(self, database: AsyncDatabase[Any]) -> None:
+        self._staff = database[STAFF]
+        self._work = database[WORKLOAD]
+
+    def _key(self) -> tuple[int, str]:
+        return id(asyncio.get_running_loop()), self._staff.database.name
+
+    def _changing(self) -> None:
+        key = self._key()
+        _STAFF_CHANGES[key] = _STAFF_CHANGES.get(key, 0) + 1
+        _POOLS.pop(key, None)
+
+    async def upsert_if_newer(self, staff_id: str, fields: dict[str, Any]) -> bool:
+        """Record a staff member's state unless a newer one is already stored (events may arrive out of order)."""
+        self._changing()
+        try:
+            result = await self._staff.update_one(
+                {"_id": staff_id, "$or": [{"updated_at": {"$lte": fields["updated_at"]}},
+                                          {"updated_at": {"$exists": False}}]},
+                {"$set": fields}, upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # a newer state is stored
+        finally:
+            self._changing()
+        return bool(result.upserted_id is not None or result.matched_count)
+
+    async def get(self, staff_id: str) -> dict[str, Any] | None:
+        return await self._staff.find_one({"_id": staff_id})
+
+    async def with_role(self, role: str) -> list[dict[str, Any]]:
+        """The staff with a role, as the assignment pool of every decision reads them (kept per process)."""
+        key = self._key()
+        pools = _POOLS.setdefault(key, {})
+        if role in pools:
+            return copy.deepcopy(pools[role])
+        changes = _STAFF_CHANGES.get(key, 0)
+        docs = [doc async for doc in self._staff.find({"roles": role})]
+        if _STAFF_CHANGES.get(key, 0) == changes:
+            _POOLS.setdefault(key, {})[role] = copy.deepcopy(docs)
+        return docs
+
+    async def page(self, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        return [doc async for doc in self._staff.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)]
+
+    async def open_load(self, staff_ids: Sequence[str]) -> dict[str, int]:
+        """Open work items per staff member."""
+        if not staff_ids:
+            return {}
+        cursor = await self._work.aggregate([
+            {"$match": {"assignee_id": {"$in": list(staff_ids)}, "open": True}},
+            {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}},
+        ])
+        return {doc["_id"]: int(doc["n"]) async for doc in cursor}
+
+    async def add_work(self, concern_id: str, *, assignee_id: str | None, at: datetime) -> None:
+        """A concern triage assigned becomes one open work item (idempotent)."""
+        await self._work.update_one(
+            {"_id": concern_id},
+            {"$setOnInsert": {"assignee_id": assignee_id, "open": True, "case_id": None, "created_at": at}},
+            upsert=True,
+        )
+
+    async def reassign_work(self, concern_id: str, *, assignee_id: str | None, open_: bool) -> None:
+        await self._work.update_one(
+            {"_id": concern_id}, {"$set": {"assignee_id": assignee_id, "open": open_}}, upsert=True
+        )
+
+    async def assign_case(self, case_id: str, *, assignee_id: str, at: datetime) -> None:
+        """Counselling (re)assigned a case: the work moves to the new assignee."""
+        result = await self._work.update_many(
+            {"case_id": case_id}, {"$set": {"assignee_id": assignee_id, "assigned_at": at}}
+        )
+        if result.matched_count:
+            return
+        # The case is not yet linked to a concern triage knows: it is one item of its own until it is.
+        await self._work.update_one(
+            {"_id": f"case:{case_id}"},
+            {"$set": {"assignee_id": assignee_id, "case_id": case_id, "assigned_at": at},
+             "$setOnInsert": {"open": True, "created_at": at}},
+            upsert=True,
+        )
+        await self._settle(case_id)
+
+    async def link_case(self, case_id: str, *, concern_id: str, at: datetime) -> None:
+        """Counselling opened a case from a concern: the concern's work item is now that case's."""
+        await self._work.update_one(
+            {"_id": concern_id},
+            {"$set": {"case_id": case_id}, "$setOnInsert": {"open": True, "created_at": at, "assignee_id": None}},
+            upsert=True,
+        )
+        await self._settle(case_id)
+
+    async def _settle(self, case_id: str) -> None:
+        """Fold a case's placeholder into its concern once both are known (each side checks after writing)."""
+        placeholder = await self._work.find_one({"_id": f"case:{case_id}"})
+        if placeholder is None:
+            return
+        linked = await self._work.update_many(
+            {"case_id": case_id, "_id": {"$ne": f"case:{case_id}"}},
+            {"$set": {"assignee_id": placeholder.get("assignee_id")}},
+        )
+        if linked.matched_count:
+            await self._work.delete_one({"_id": f"case:{case_id}"})
+
+    async def resolve_case(self, case_id: str, concern_ids: Sequence[str]) -> None:
+        """The case is resolved: its work items close, and their concerns are linked to the case."""
+        if concern_ids:
+            await self._work.update_many(by_ids(concern_ids), {"$set": {"case_id": case_id}})
+        await self._work.update_many({"case_id": case_id}, {"$set": {"open": False}})
+        placeholder = await self._work.find_one({"_id": f"case:{case_id}"})
+        if placeholder is not None and concern_ids:
+            # Once the case's concerns are known the placeholder would count it twice.
+            linked = await self._work.count_documents(by_ids(concern_ids))
+            if linked:
+                await self._work.delete_one({"_id": f"case:{case_id}"})
+
+    async def reopen_case(self, case_id: str) -> list[str]:
+        """The case's work items count again; returns the concerns they came from."""
+        await self._work.update_many({"case_id": case_id}, {"$set": {"open": True}})
+        return [doc["_id"] async for doc in self._work.find({"case_id": case_id}, {"_id": 1})
+                if not str(doc["_id"]).startswith("case:")]

@@ -1,4 +1,4 @@
-"""Oversight's repositories on an in-memory database: the classes of ``repository.py`` themselves, for handler
+"""Oversight's repositories on an in-memory database: the classes of ``repository`` themselves, for handler
 and appender unit tests that need no server (``tongpin.shared.testing.memory`` says what the database keeps)."""
 
 from __future__ import annotations

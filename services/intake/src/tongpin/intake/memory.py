@@ -1,15 +1,12 @@
-"""Intake's repositories on an in-memory database: the classes of ``repository.py`` themselves, for handler
+"""Intake's repositories on an in-memory database: the classes of ``repository`` themselves, for handler
 unit tests that need no server (``tongpin.shared.testing.memory`` says what the database keeps)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tongpin.intake import repository as r
-from tongpin.shared.testing.memory import MemoryDatabase
+from tongpin.shared.testing.memory import MemoryDatabase, in_memory_stores
 
 
 @dataclass
@@ -29,10 +26,4 @@ class IntakeStores:
 
 def in_memory() -> IntakeStores:
     """Fresh, empty repositories with intake's unique indexes."""
-    memory = MemoryDatabase(r.INDEXES)
-    db = cast("AsyncDatabase[Any]", memory)
-    return IntakeStores(
-        db=memory, channels=r.ChannelRepository(db), members=r.MemberRepository(db),
-        memberships=r.MembershipRepository(db), messages=r.MessageRepository(db), receipts=r.ReceiptRepository(db),
-        deliveries=r.DeliveryRepository(db), guard=r.GuardRepository(db), reading=r.ReadingRepository(db),
-    )
+    return in_memory_stores(IntakeStores, r.INDEXES)

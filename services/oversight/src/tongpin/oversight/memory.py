@@ -4,13 +4,10 @@ and appender unit tests that need no server (``tongpin.shared.testing.memory`` s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tongpin.oversight import repository as r
 from tongpin.oversight.appender import LedgerAppender
-from tongpin.shared.testing.memory import MemoryDatabase
+from tongpin.shared.testing.memory import MemoryDatabase, in_memory_stores
 
 
 @dataclass
@@ -36,10 +33,4 @@ class OversightStores:
 
 def in_memory() -> OversightStores:
     """Fresh, empty repositories with oversight's unique indexes."""
-    memory = MemoryDatabase(r.INDEXES)
-    db = cast("AsyncDatabase[Any]", memory)
-    return OversightStores(
-        db=memory, ledger=r.LedgerRepository(db), batches=r.BatchRepository(db), stats=r.StatisticsRepository(db),
-        subjects=r.SubjectRepository(db), threads=r.ThreadRepository(db), rejected=r.RejectedRepository(db),
-        items=r.ItemRepository(db), audit=r.AuditQueryRepository(db),
-    )
+    return in_memory_stores(OversightStores, r.INDEXES)

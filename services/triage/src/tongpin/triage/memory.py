@@ -3,12 +3,9 @@ unit tests that need no server (``tongpin.shared.testing.memory`` says what the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, field
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from tongpin.shared.testing.memory import MemoryDatabase
+from tongpin.shared.testing.memory import MemoryDatabase, in_memory_stores
 from tongpin.triage import repository as r
 from tongpin.triage.judgments import ModelBook, RuleBook
 
@@ -24,18 +21,15 @@ class TriageStores:
     themes: r.ThemeRepository
     rulesets: r.RuleSetRepository
     models: r.ModelRepository
-    rulebook: RuleBook
-    modelbook: ModelBook
+    rulebook: RuleBook = field(init=False)
+    modelbook: ModelBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rulebook = RuleBook(repo=self.rulesets)
+        self.modelbook = ModelBook(repo=self.models)
 
 
 def in_memory() -> TriageStores:
     """Fresh, empty repositories with triage's unique indexes (no rule set stored: the packaged one judges,
     and no model: the rules judge alone)."""
-    memory = MemoryDatabase(r.INDEXES)
-    db = cast("AsyncDatabase[Any]", memory)
-    rulesets, models = r.RuleSetRepository(db), r.ModelRepository(db)
-    return TriageStores(
-        db=memory, decisions=r.DecisionRepository(db), staff=r.StaffRepository(db), clusters=r.ClusterRepository(db),
-        themes=r.ThemeRepository(db), rulesets=rulesets, models=models, rulebook=RuleBook(repo=rulesets),
-        modelbook=ModelBook(repo=models),
-    )
+    return in_memory_stores(TriageStores, r.INDEXES)

@@ -15,16 +15,21 @@ query operators outside the list below raise ``NotImplementedError`` rather than
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast, get_type_hints
 
 from bson import ObjectId
 from bson.errors import InvalidDocument
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 _QUERY_OPS = {"$in", "$nin", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists", "$eq", "$size"}
 _MISSING = object()
@@ -532,6 +537,22 @@ class MemoryDatabase:
 
     def collection_names(self) -> list[str]:
         return sorted(self._collections)
+
+
+Stores = TypeVar("Stores", bound="DataclassInstance")
+
+
+def in_memory_stores(stores: type[Stores], indexes: Mapping[str, Sequence[Any]]) -> Stores:
+    """A service's repositories over one fresh in-memory database with the service's ``INDEXES``.
+
+    ``stores`` is a dataclass whose ``db`` field receives the database and whose every other field (of those
+    set at construction) is annotated with a repository class, built on the database as on a server.
+    """
+    memory = MemoryDatabase(indexes)
+    database = cast("AsyncDatabase[Any]", memory)
+    kinds = get_type_hints(stores)
+    return stores(**{field.name: memory if field.name == "db" else kinds[field.name](database)
+                     for field in dataclasses.fields(stores) if field.init})
 
 
 def staged_events(database: MemoryDatabase, *, event_type: str | None = None,

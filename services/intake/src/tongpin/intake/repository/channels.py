@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import copy
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tongpin.intake.repository.collections import CHANNELS, MEMBERS, MEMBERSHIPS, page
+from tongpin.shared.cache import ProcessCache
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.messaging.outbox import stage, with_outbox
 
@@ -21,21 +19,15 @@ from tongpin.shared.messaging.outbox import stage, with_outbox
 # service), which drops what it kept before and after each change. The time limit bounds how long a change
 # made around the service (by hand in the database) goes unseen.
 CHANNEL_KEPT_SECONDS = 10.0
-_KEPT_CHANNELS: dict[tuple[int, str], dict[str, tuple[float, dict[str, Any]]]] = {}
-_CHANNEL_CHANGES: dict[tuple[int, str], int] = {}
+_KEPT_CHANNELS: ProcessCache[dict[str, Any] | None] = ProcessCache(seconds=CHANNEL_KEPT_SECONDS)
 
 
 class ChannelRepository:
     def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._channels = database[CHANNELS]
 
-    def _key(self) -> tuple[int, str]:
-        return id(asyncio.get_running_loop()), self._channels.database.name
-
     def _changing(self, channel_id: str) -> None:
-        key = self._key()
-        _CHANNEL_CHANGES[key] = _CHANNEL_CHANGES.get(key, 0) + 1
-        _KEPT_CHANNELS.get(key, {}).pop(channel_id, None)
+        _KEPT_CHANNELS.changing(self._channels.database.name, channel_id)
 
     async def insert(self, document: dict[str, Any]) -> bool:
         """Insert a new channel; False when its id or external group id is taken."""
@@ -49,17 +41,8 @@ class ChannelRepository:
         return True
 
     async def get(self, channel_id: str) -> dict[str, Any] | None:
-        key = self._key()
-        kept = _KEPT_CHANNELS.setdefault(key, {})
-        found = kept.get(channel_id)
-        now = time.monotonic()
-        if found is not None and found[0] > now:
-            return copy.deepcopy(found[1])
-        changes = _CHANNEL_CHANGES.get(key, 0)
-        doc = await self._channels.find_one({"_id": channel_id})
-        if doc is not None and _CHANNEL_CHANGES.get(key, 0) == changes:
-            kept[channel_id] = (now + CHANNEL_KEPT_SECONDS, copy.deepcopy(doc))
-        return doc
+        return await _KEPT_CHANNELS.read(self._channels.database.name, channel_id,
+                                         lambda: self._channels.find_one({"_id": channel_id}))
 
     async def update(self, channel_id: str, *, version: int, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Apply changes if the stored version matches; None otherwise."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import copy
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,13 +10,13 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from tongpin.shared.cache import ProcessCache
 from tongpin.triage.repository.collections import STAFF, WORKLOAD, by_ids
 
 # The assignment pools (staff by role), kept per process and database: every decision reads one, and triage's
 # projection of the staff directory is written only by StaffRepository.upsert_if_newer (its staff.updated
 # consumer), in the service's one process, which drops them before and after it writes.
-_POOLS: dict[tuple[int, str], dict[str, list[dict[str, Any]]]] = {}
-_STAFF_CHANGES: dict[tuple[int, str], int] = {}
+_POOLS: ProcessCache[list[dict[str, Any]]] = ProcessCache()
 
 
 class StaffRepository:
@@ -28,13 +26,8 @@ class StaffRepository:
         self._staff = database[STAFF]
         self._work = database[WORKLOAD]
 
-    def _key(self) -> tuple[int, str]:
-        return id(asyncio.get_running_loop()), self._staff.database.name
-
     def _changing(self) -> None:
-        key = self._key()
-        _STAFF_CHANGES[key] = _STAFF_CHANGES.get(key, 0) + 1
-        _POOLS.pop(key, None)
+        _POOLS.changing(self._staff.database.name)
 
     async def upsert_if_newer(self, staff_id: str, fields: dict[str, Any]) -> bool:
         """Record a staff member's state unless a newer one is already stored (events may arrive out of order)."""
@@ -56,15 +49,8 @@ class StaffRepository:
 
     async def with_role(self, role: str) -> list[dict[str, Any]]:
         """The staff with a role, as the assignment pool of every decision reads them (kept per process)."""
-        key = self._key()
-        pools = _POOLS.setdefault(key, {})
-        if role in pools:
-            return copy.deepcopy(pools[role])
-        changes = _STAFF_CHANGES.get(key, 0)
-        docs = [doc async for doc in self._staff.find({"roles": role})]
-        if _STAFF_CHANGES.get(key, 0) == changes:
-            _POOLS.setdefault(key, {})[role] = copy.deepcopy(docs)
-        return docs
+        return await _POOLS.read(self._staff.database.name, role,
+                                 lambda: self._staff.find({"roles": role}).to_list())
 
     async def page(self, *, limit: int, offset: int) -> list[dict[str, Any]]:
         return [doc async for doc in self._staff.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)]

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import copy
 from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from tongpin.shared.cache import ProcessCache
 from tongpin.triage.repository.collections import HEAD_ID, MODEL_HEAD, MODELS, RULESET_HEAD, RULESETS
 
 # The running-version pointers, kept per process and database: every decision asks for them, and only this
 # service moves them, through _VersionStore, in its one process (README: one process per service).
 # A pointer is cached only if no move began while it was read; a move drops it before and after writing.
-_HEADS: dict[tuple[int, str, str], dict[str, Any]] = {}
-_HEAD_MOVES: dict[tuple[int, str, str], int] = {}
+_HEADS: ProcessCache[dict[str, Any] | None] = ProcessCache()
 
 
 class _VersionStore:
@@ -31,23 +29,12 @@ class _VersionStore:
         self._versions = database[self.VERSIONS]
         self._head = database[self.HEAD]
 
-    def _head_key(self) -> tuple[int, str, str]:
-        return id(asyncio.get_running_loop()), self._head.database.name, self._head.name
-
-    def _moving(self, key: tuple[int, str, str]) -> None:
-        _HEAD_MOVES[key] = _HEAD_MOVES.get(key, 0) + 1
-        _HEADS.pop(key, None)
+    def _moving(self) -> None:
+        _HEADS.changing((self._head.database.name, self._head.name))
 
     async def head(self) -> dict[str, Any] | None:
-        key = self._head_key()
-        cached = _HEADS.get(key)
-        if cached is not None:
-            return copy.deepcopy(cached)
-        moves = _HEAD_MOVES.get(key, 0)
-        head = await self._head.find_one({"_id": HEAD_ID})
-        if head is not None and _HEAD_MOVES.get(key, 0) == moves:
-            _HEADS[key] = copy.deepcopy(head)
-        return head
+        return await _HEADS.read((self._head.database.name, self._head.name), HEAD_ID,
+                                 lambda: self._head.find_one({"_id": HEAD_ID}))
 
     async def get(self, version: int, *, bulky: bool = True) -> dict[str, Any] | None:
         return await self._versions.find_one({"_id": version}, None if bulky else {self.BULKY: 0})
@@ -68,28 +55,26 @@ class _VersionStore:
         return [doc async for doc in cursor], await self._versions.count_documents({})
 
     async def create_head(self, document: dict[str, Any]) -> bool:
-        key = self._head_key()
-        self._moving(key)
+        self._moving()
         try:
             await self._head.insert_one(document)
         except DuplicateKeyError:
             return False
         finally:
-            self._moving(key)
+            self._moving()
         return True
 
     async def move_head(self, *, expected_seq: int, update: dict[str, Any]) -> dict[str, Any] | None:
         """Move the running-version pointer if nobody moved it meanwhile (None: somebody did)."""
         update = {op: dict(fields) for op, fields in update.items()}
         update.setdefault("$inc", {})["seq"] = 1
-        key = self._head_key()
-        self._moving(key)
+        self._moving()
         try:
             return await self._head.find_one_and_update(
                 {"_id": HEAD_ID, "seq": expected_seq}, update, return_document=ReturnDocument.AFTER
             )
         finally:
-            self._moving(key)
+            self._moving()
 
     async def mark(self, version: int, fields: dict[str, Any]) -> None:
         await self._versions.update_one({"_id": version}, {"$set": fields})

@@ -88,6 +88,9 @@ start_postgres() {
       "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1 || \
       as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U tongpin ferretdb
   fi
+  # GIN twins of FerretDB's indexes and the planner settings that let them serve its filters (see the file).
+  as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U tongpin -d ferretdb -q -v ON_ERROR_STOP=1 \
+    <"$ROOT/deploy/local/ferretdb-gin.sql" >/dev/null
 }
 
 start() {

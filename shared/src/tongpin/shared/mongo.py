@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel, monitoring
@@ -57,21 +57,46 @@ def make_client(settings: ServiceSettings) -> AsyncMongoClient[Any]:
 async def ensure_indexes(database: AsyncDatabase[Any], plan: IndexPlan) -> None:
     """Create every index the service's repository declares (idempotent).
 
-    On FerretDB only the unique ones: its PostgreSQL backend filters by jsonb containment, which none of
-    its btree indexes can serve, so an index that enforces nothing is only work for every write.
+    On FerretDB an index serves equality filters only through its GIN twin, which the local PostgreSQL
+    adds to every index FerretDB creates (deploy/local/ferretdb-gin.sql; see README, "Running on
+    FerretDB"). Where a FerretDB runs without it, the indexes still enforce uniqueness and cost only writes.
     """
-    ferretdb = await is_ferretdb(database)
     for collection, indexes in plan.items():
-        wanted = [index for index in indexes if not ferretdb or index.document.get("unique")]
-        if not wanted:
-            continue
         coll = database[collection]
         existing = {index["name"] async for index in await coll.list_indexes()}
-        for index in wanted:
+        for index in indexes:
             # One at a time, and only missing ones: FerretDB 1.24 drops the connection when a single
             # createIndexes call repeats several indexes that already exist.
             if index.document["name"] not in existing:
                 await coll.create_indexes([index])
+
+
+# How many single-id finds `find_by_ids` has in flight at once on FerretDB.
+IDS_AT_ONCE = 16
+
+
+async def find_by_ids(collection: AsyncCollection[Any], ids: Iterable[Any],
+                      projection: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The documents with these ids, in the order of ``ids`` (repeats once; missing ones left out).
+
+    One ``$in`` query, except on a database marked ``ids_one_by_one`` (a SerialisedDatabase on FerretDB,
+    see ServiceRuntime.start): FerretDB 1.24 hands PostgreSQL an ``_id`` equality but not ``$in``, which it
+    answers by reading and decoding the whole collection; so there, one find per id, a few at a time.
+    """
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    if not getattr(collection.database, "ids_one_by_one", False):
+        found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": wanted}}, projection)}
+    else:
+        gate = asyncio.Semaphore(IDS_AT_ONCE)
+
+        async def one(doc_id: Any) -> dict[str, Any] | None:
+            async with gate:
+                return await collection.find_one({"_id": doc_id}, projection)
+
+        found = {doc["_id"]: doc for doc in await asyncio.gather(*(one(i) for i in wanted)) if doc is not None}
+    return [found[doc_id] for doc_id in wanted if doc_id in found]
 
 
 async def is_ferretdb(database: AsyncDatabase[Any]) -> bool:
@@ -267,6 +292,8 @@ class SerialisedDatabase(AsyncDatabase[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.write_observer: WriteObserver | None = None
+        # Whether `find_by_ids` asks for one id at a time (set once the server is known to be FerretDB).
+        self.ids_one_by_one = False
 
     def __getitem__(self, name: str) -> AsyncCollection[Any]:
         return SerialisedCollection(self, name)

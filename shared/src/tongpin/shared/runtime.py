@@ -42,7 +42,14 @@ from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, stages_ev
 from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.messaging.topology import Names, declare_exchanges
 from tongpin.shared.metrics import http_metrics_middleware, metrics_router
-from tongpin.shared.mongo import IndexPlan, SerialisedDatabase, ensure_indexes, make_client, service_database
+from tongpin.shared.mongo import (
+    IndexPlan,
+    SerialisedDatabase,
+    ensure_indexes,
+    is_ferretdb,
+    make_client,
+    service_database,
+)
 from tongpin.shared.openapi import document_security
 from tongpin.shared.problems import NotFound, Unavailable, install_problem_handlers
 from tongpin.shared.settings import ServiceSettings
@@ -110,6 +117,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await ensure_indexes(self.db, self._indexes)
+        if isinstance(self.db, SerialisedDatabase):
+            self.db.ids_one_by_one = await is_ferretdb(self.db)
         self.connection = await aio_pika.connect_robust(
             self.settings.amqp_url.get_secret_value(),
             reconnect_interval=self.settings.reconnect_seconds,

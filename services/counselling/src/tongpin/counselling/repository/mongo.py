@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from tongpin.counselling.domain.talk import Talk
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.messaging.outbox import stage, with_outbox
+from tongpin.shared.mongo import find_by_ids
 
 CONCERNS = "concerns"
 CASES = "cases"
@@ -96,7 +97,7 @@ class CaseRepository:
         return await self._concerns.find_one({"_id": concern_id})
 
     async def concerns(self, concern_ids: Sequence[str]) -> list[dict[str, Any]]:
-        return [doc async for doc in self._concerns.find({"_id": {"$in": list(concern_ids)}})]
+        return await find_by_ids(self._concerns, concern_ids)
 
     async def concerns_merged_into(self, primary_concern_id: str) -> list[dict[str, Any]]:
         return [doc async for doc in self._concerns.find({"merged_into": primary_concern_id})]

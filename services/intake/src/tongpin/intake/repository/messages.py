@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from tongpin.intake.repository.collections import MESSAGES, page
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.messaging.outbox import with_outbox
+from tongpin.shared.mongo import find_by_ids
 
 
 class MessageRepository:
@@ -40,7 +41,7 @@ class MessageRepository:
     async def many(self, message_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not message_ids:
             return []
-        return await self._messages.find({"_id": {"$in": list(message_ids)}}, {"outbox": 0}).to_list()
+        return await find_by_ids(self._messages, message_ids, {"outbox": 0})
 
     async def of_receipt(self, receipt_id: str) -> list[dict[str, Any]]:
         return await self._messages.find({"receipt_id": receipt_id}, {"outbox": 0}).sort("sent_at", ASCENDING).to_list()

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tongpin.oversight.repository.collections import DIGESTS, LEDGER, LEDGER_BATCHES, LEDGER_CLAIMS, REJECTED
+from tongpin.shared.mongo import find_by_ids
 
 
 class LedgerConflict(RuntimeError):
@@ -54,7 +55,7 @@ class LedgerRepository:
 
     async def recorded(self, event_ids: Iterable[str]) -> list[str]:
         """Those of the events that are in the ledger."""
-        found = await self._ledger.find({"_id": {"$in": list(event_ids)}}, {"_id": 1}).to_list()
+        found = await find_by_ids(self._ledger, event_ids, {"_id": 1})
         return [str(doc["_id"]) for doc in found]
 
     async def insert_records(self, records: list[dict[str, Any]]) -> None:

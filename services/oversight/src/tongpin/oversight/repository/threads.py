@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tongpin.oversight.repository.collections import SUBJECTS, THREADS
+from tongpin.shared.mongo import find_by_ids
 
 
 def mark_key(event_id: str) -> str:
@@ -48,7 +49,7 @@ class SubjectRepository:
         found = {i: self._cache[i] for i in ids if i in self._cache}
         missing = [i for i in ids if i not in found]
         if missing and not self._complete:
-            for doc in await self._subjects.find({"_id": {"$in": missing}}).to_list():
+            for doc in await find_by_ids(self._subjects, missing):
                 found[str(doc["_id"])] = self._remember(doc)
         return found
 
@@ -103,7 +104,7 @@ class ThreadRepository:
         found = {i: self._cache[i] for i in ids if i in self._cache}
         missing = [i for i in ids if i not in found and (self._ids is None or i in self._ids)]
         if missing:
-            for doc in await self._threads.find({"_id": {"$in": missing}}).to_list():
+            for doc in await find_by_ids(self._threads, missing):
                 found[str(doc["_id"])] = doc
         return found
 

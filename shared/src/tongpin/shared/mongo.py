@@ -86,7 +86,8 @@ async def find_by_ids(collection: AsyncCollection[Any], ids: Iterable[Any],
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return []
-    if not getattr(collection.database, "ids_one_by_one", False):
+    # `is True`: on a plain AsyncDatabase the attribute lookup names a collection, not a flag.
+    if getattr(collection.database, "ids_one_by_one", False) is not True:
         found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": wanted}}, projection)}
     else:
         gate = asyncio.Semaphore(IDS_AT_ONCE)

@@ -27,6 +27,7 @@ from tongpin.counselling.domain.case import (
     TalkScheduled,
     WrongReference,
 )
+from tongpin.counselling.domain.escalation import Decision, EscalationMaterial
 
 pytestmark = pytest.mark.unit
 
@@ -35,6 +36,18 @@ T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
+
+
+MATERIAL = EscalationMaterial(subject="住房困难", background="民警因无住房无法结婚。", actions_taken="已线下约谈两次。",
+                              decision_requested="请党委协调闲置公寓。")
+
+
+def decision(escalation_id: str, decision_code: str, *, due_by: datetime | None, at: datetime) -> Decision:
+    """The committee's decision as the handler hands it over; built unchecked, since the case itself must refuse
+    a code off the closed list."""
+    return Decision.model_construct(escalation_id=escalation_id, decision_code=decision_code, decided="借用闲置公寓",
+                                    actor_kind="body", actor_id="housing-office", decided_by="cm-1", decided_at=at,
+                                    due_by=due_by)
 
 
 def new_case() -> Case:
@@ -55,9 +68,9 @@ def case_in(state: CaseState) -> Case:
     if state == "talk_held":
         case.record_talk_held(talk_id="t1", outcome_code="plan_agreed", at=at(61))
     if state in ("escalated", "decided"):
-        case.escalate(escalation_id="e1", at=at(3))
+        case.escalate(escalation_id="e1", material=MATERIAL, prepared_by="pw-1", at=at(3))
     if state == "decided":
-        case.record_decision(escalation_id="e1", decision_code="housing_arranged", due_by=at(10_000), at=at(4))
+        case.record_decision(decision=decision("e1", "housing_arranged", due_by=at(10_000), at=at(4)))
     if state in ("resolved", "reopened"):
         case.resolve(method="answered_online", outcome_code="policy_explained", at=at(5))
     if state == "reopened":
@@ -75,10 +88,9 @@ ACTIONS: dict[str, Callable[[Case], None]] = {
     "record_talk_held": lambda c: c.record_talk_held(
         talk_id=c.pending_talk_id or "t1", outcome_code="difficulty_resolved", at=at(100)
     ),
-    "escalate": lambda c: c.escalate(escalation_id="e9", at=at(100)),
+    "escalate": lambda c: c.escalate(escalation_id="e9", material=MATERIAL, prepared_by="pw-1", at=at(100)),
     "record_decision": lambda c: c.record_decision(
-        escalation_id=c.escalation_id or "e1", decision_code="request_approved", due_by=None, at=at(100)
-    ),
+        decision=decision(c.escalation_id or "e1", "request_approved", due_by=None, at=at(100))),
     "resolve_online": lambda c: c.resolve(method="answered_online", outcome_code="question_answered", at=at(100)),
     "resolve_offline": lambda c: c.resolve(method="resolved_offline", outcome_code="difficulty_resolved", at=at(100)),
     "resolve_committee": lambda c: c.resolve(
@@ -166,9 +178,9 @@ def test_the_source_story_path_records_each_event_in_order() -> None:
     case.record_reply(at=at(5))
     case.schedule_talk(talk_id="t1", at=at(6), scheduled_for=at(1440))
     case.record_talk_held(talk_id="t1", outcome_code="needs_committee", at=at(1441))
-    case.escalate(escalation_id="e1", at=at(1500))
+    case.escalate(escalation_id="e1", material=MATERIAL, prepared_by="pw-1", at=at(1500))
     due = at(20_000)
-    case.record_decision(escalation_id="e1", decision_code="housing_arranged", due_by=due, at=at(3000))
+    case.record_decision(decision=decision("e1", "housing_arranged", due_by=due, at=at(3000)))
     case.resolve(method="by_committee", outcome_code="committee_decision_carried_out", at=at(9000))
     events = case.pull_events()
     assert events[1:] == [
@@ -231,7 +243,7 @@ def test_after_a_decision_the_case_is_carried_out_through_talks() -> None:
 
 def test_a_talk_booked_before_escalation_can_be_held_while_the_committee_deliberates() -> None:
     case = case_in("talk_scheduled")
-    case.escalate(escalation_id="e1", at=at(100))
+    case.escalate(escalation_id="e1", material=MATERIAL, prepared_by="pw-1", at=at(100))
     assert case.pending_talk_id == "t1"
     case.record_talk_held(talk_id="t1", outcome_code="follow_up_needed", at=at(110))
     assert case.state == "escalated"
@@ -241,8 +253,8 @@ def test_a_talk_booked_before_escalation_can_be_held_while_the_committee_deliber
 
 def test_a_pending_talk_blocks_resolution_and_a_second_booking() -> None:
     case = case_in("talk_scheduled")
-    case.escalate(escalation_id="e1", at=at(100))
-    case.record_decision(escalation_id="e1", decision_code="request_approved", due_by=None, at=at(110))
+    case.escalate(escalation_id="e1", material=MATERIAL, prepared_by="pw-1", at=at(100))
+    case.record_decision(decision=decision("e1", "request_approved", due_by=None, at=at(110)))
     before = copy.deepcopy(case)
     with pytest.raises(IllegalTransition, match="still pending"):
         case.resolve(method="by_committee", outcome_code="committee_decision_carried_out", at=at(120))
@@ -266,7 +278,7 @@ def test_wrong_talk_or_escalation_id_is_refused() -> None:
     case = case_in("escalated")
     before = copy.deepcopy(case)
     with pytest.raises(WrongReference):
-        case.record_decision(escalation_id="e-other", decision_code="request_approved", due_by=None, at=at(100))
+        case.record_decision(decision=decision("e-other", "request_approved", due_by=None, at=at(100)))
     assert case == before
 
 
@@ -299,7 +311,7 @@ def test_resolution_methods_need_their_evidence() -> None:
         lambda c: c.attach_concern(concern_id="bad id with spaces", at=at(100)),
         lambda c: c.assign(assignee_id="", assignee_role="psychologist", by=None, at=at(100)),
         lambda c: c.schedule_talk(talk_id="t 1", at=at(100), scheduled_for=at(200)),
-        lambda c: c.escalate(escalation_id="上报", at=at(100)),
+        lambda c: c.escalate(escalation_id="上报", material=MATERIAL, prepared_by="pw-1", at=at(100)),
     ],
 )
 def test_invalid_ids_and_codes_change_nothing(command: Callable[[Case], None]) -> None:
@@ -315,7 +327,7 @@ def test_invalid_decision_and_reason_codes_change_nothing() -> None:
     case = case_in("escalated")
     before = copy.deepcopy(case)
     with pytest.raises(InvalidValue):
-        case.record_decision(escalation_id="e1", decision_code="批准", due_by=None, at=at(100))
+        case.record_decision(decision=decision("e1", "批准", due_by=None, at=at(100)))
     assert case == before
     case = case_in("resolved")
     before = copy.deepcopy(case)
@@ -330,8 +342,7 @@ def test_invalid_decision_and_reason_codes_change_nothing() -> None:
         # Code-shaped words outside the closed lists: pinyin or English must not ride into an event.
         ("talk_scheduled", lambda c: c.record_talk_held(talk_id="t1", outcome_code="tanhua_wancheng", at=at(100))),
         ("talk_scheduled", lambda c: c.cancel_talk(talk_id="t1", at=at(100), reason_code="officer_on_duty")),
-        ("escalated", lambda c: c.record_decision(escalation_id="e1", decision_code="lend_flat", due_by=None,
-                                                  at=at(100))),
+        ("escalated", lambda c: c.record_decision(decision=decision("e1", "lend_flat", due_by=None, at=at(100)))),
         ("in_dialogue", lambda c: c.resolve(method="answered_online", outcome_code="ok", at=at(100))),
         ("resolved", lambda c: c.reopen(reason_code="wenti_fufa", at=at(100))),
     ],
@@ -387,12 +398,12 @@ def test_a_second_escalation_needs_a_new_id() -> None:
     case.schedule_talk(talk_id="t2", at=at(100), scheduled_for=at(200))
     case.record_talk_held(talk_id="t2", outcome_code="needs_committee", at=at(200))
     with pytest.raises(IllegalTransition, match="already used"):
-        case.escalate(escalation_id="e1", at=at(201))
-    case.escalate(escalation_id="e2", at=at(201))
+        case.escalate(escalation_id="e1", material=MATERIAL, prepared_by="pw-1", at=at(201))
+    case.escalate(escalation_id="e2", material=MATERIAL, prepared_by="pw-1", at=at(201))
     assert case.escalation_ids == ["e1", "e2"]
     assert case.escalation_id == "e2"
     with pytest.raises(WrongReference):
-        case.record_decision(escalation_id="e1", decision_code="request_approved", due_by=None, at=at(202))
+        case.record_decision(decision=decision("e1", "request_approved", due_by=None, at=at(202)))
 
 
 def test_illegal_transition_message_names_state_and_action() -> None:

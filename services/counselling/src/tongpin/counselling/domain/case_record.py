@@ -11,6 +11,7 @@ from datetime import datetime
 
 from tongpin.counselling.domain.case_events import CaseEvent
 from tongpin.counselling.domain.case_rules import CaseState, IllegalTransition
+from tongpin.counselling.domain.escalation import Escalation
 from tongpin.counselling.domain.talk import Talk
 from tongpin.shared.events import Category, ChannelKind, ResolutionMethod, Severity, StaffRole
 
@@ -63,6 +64,8 @@ class CaseRecord:
 
     # Every talk booked, by id: the case keeps their details as it keeps the pending one's id.
     talks: dict[str, Talk] = field(default_factory=dict)
+    # Every escalation, by id: its written material, the committee's decision, and whether it was carried out.
+    escalations: dict[str, Escalation] = field(default_factory=dict)
 
     pending_events: list[CaseEvent] = field(default_factory=list, repr=False, compare=False)
 

@@ -1,8 +1,10 @@
-"""Escalation to the Party committee (上报党委): the written material, its printable form, the decision."""
+"""Escalation to the Party committee (上报党委): the written material, its printable form, the decision, and the
+escalation a case keeps of them."""
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Annotated, Final, Literal
@@ -68,6 +70,20 @@ class Decision(BaseModel):
         if value is not None and decided_at is not None and value < decided_at:
             raise ValueError("must not be before decided_at")
         return value
+
+
+@dataclass(kw_only=True)
+class Escalation:
+    """One time a case was put before the committee: its material, then the decision and its completion."""
+
+    escalation_id: str
+    material: EscalationMaterial
+    prepared_by: str
+    prepared_at: datetime
+    decision: Decision | None = None
+    done_at: datetime | None = None
+    # Its people were told the deadline passed undone (told once); cleared when the work is done.
+    decision_overdue: bool = False
 
 
 def is_decision_overdue(*, decision: Decision, now: datetime, done: bool) -> bool:

@@ -108,10 +108,11 @@ async def open_case(
         case.assign(assignee_id=assignee_id, assignee_role=role, by=None, at=now)  # type: ignore[arg-type]
     recorded = case.pull_events()
     fields = case_document(case)
-    talks = fields.pop("talks")  # stored beside the dialogue, as every case document has it
+    # Stored beside the dialogue, as every case document has them.
+    talks, escalations = fields.pop("talks"), fields.pop("escalations")
     document = {
         "_id": case_id, **fields, "channel_id": channel_id, "route": route, "flags": list(flags),
-        "dialogue": [], "talks": talks, "escalations": {}, "feedback": [],
+        "dialogue": [], "talks": talks, "escalations": escalations, "feedback": [],
     }
     created = await repo.insert_case(document, catalogue_events(case, recorded, trace=trace))
     await repo.merge_concern(concern_id, {"case_id": case_id})

@@ -25,11 +25,8 @@ async def escalate(
     escalation_id = new_id("esc")
     at = business_now()
 
-    def apply(case: Case, _: dict[str, Any]) -> dict[str, Any]:
-        case.escalate(escalation_id=escalation_id, at=at)
-        entry = {"escalation_id": escalation_id, "material": material.model_dump(), "prepared_by": by.subject,
-                 "prepared_at": at, "decision": None, "done_at": None, "decision_overdue": False}
-        return {"$set": {f"escalations.{escalation_id}": entry}}
+    def apply(case: Case, _: dict[str, Any]) -> None:
+        case.escalate(escalation_id=escalation_id, material=material, prepared_by=by.subject, at=at)
 
     mutation = await mutate_case(repo=repo, case_id=case_id, expected_version=version, apply=apply, trace=trace)
     for member in await staff.find({"roles": "committee_member", "active": True}):
@@ -70,9 +67,8 @@ async def decide(
                         actor_kind=actor_kind, actor_id=actor_id, decided_by=by.subject,  # type: ignore[arg-type]
                         decided_at=at, due_by=due_by)
 
-    def apply(case: Case, _: dict[str, Any]) -> dict[str, Any]:
-        case.record_decision(escalation_id=escalation_id, decision_code=decision_code, due_by=due_by, at=at)
-        return {"$set": {f"escalations.{escalation_id}.decision": decision.model_dump()}}
+    def apply(case: Case, _: dict[str, Any]) -> None:
+        case.record_decision(decision=decision)
 
     mutation = await mutate_case(repo=repo, case_id=doc["_id"], expected_version=version, apply=apply, trace=trace)
     told = {mutation.case.assignee_id, actor_id if actor_kind == "staff" else None} - {None}
@@ -89,9 +85,8 @@ async def complete_decision(*, repo: CaseStore, escalation_id: str, version: int
     if entry.get("decision") is None:
         raise Conflict(f"escalation {escalation_id} has no decision yet")
 
-    def apply(case: Case, _: dict[str, Any]) -> dict[str, Any]:
-        return {"$set": {f"escalations.{escalation_id}.done_at": business_now(),
-                         f"escalations.{escalation_id}.decision_overdue": False}}
+    def apply(case: Case, _: dict[str, Any]) -> None:
+        case.complete_decision(escalation_id=escalation_id, at=business_now())
 
     return await mutate_case(repo=repo, case_id=doc["_id"], expected_version=version, apply=apply, trace=trace)
 

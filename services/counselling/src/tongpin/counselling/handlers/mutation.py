@@ -1,10 +1,10 @@
-"""The catalogue events a case's changes cause, and the load-apply-save loop every case change goes through."""
+"""The catalogue events a case's changes cause, and the load-apply-save loops every case change goes through."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tongpin.counselling.domain import case_events as domain
 from tongpin.counselling.domain.case import Case, CaseError, IllegalTransition, InvalidValue, WrongReference
@@ -13,9 +13,13 @@ from tongpin.counselling.repository.documents import case_document, case_from_do
 from tongpin.counselling.repository.ports import CaseStore
 from tongpin.shared import events as ev
 from tongpin.shared.envelope import CloudEvent
+from tongpin.shared.logging import get_logger
 from tongpin.shared.problems import Conflict, Invalid, NotFound
 
+log = get_logger(__name__)
+
 _CONFLICT_RETRIES = 8
+T = TypeVar("T")
 
 
 def catalogue_events(case: Case, recorded: Sequence[domain.CaseEvent], *, trace: Trace) -> list[CloudEvent]:
@@ -141,3 +145,28 @@ async def _mutate_case(
         if expected_version is not None:
             raise Conflict("the case was changed by someone else at the same time; reload and retry")
     raise Conflict("the case keeps changing; try again")
+
+
+async def keep_books(*, repo: CaseStore, case_id: str, note: Callable[[Case], T | None]) -> tuple[Case, T] | None:
+    """Load, note bookkeeping the case records no event for (a talk reminded of, a deadline flagged), and store it
+    at the same version if nobody changed the case meanwhile, else note again on the fresh case.
+
+    Returns the case and what was noted; None if the case is gone, there was nothing to note, or it kept
+    changing (the next sweep notes it then).
+    """
+    async with repo.lock(case_id):
+        for _ in range(_CONFLICT_RETRIES):
+            doc = await repo.get_case(case_id)
+            if doc is None:
+                return None
+            case = case_from_document(doc)
+            noted = note(case)
+            if not noted:
+                return None
+            if case.version != doc["version"] or case.pending_events:
+                raise RuntimeError("bookkeeping changed the case's version or recorded events")
+            if await repo.save_case(case_id, expected_version=doc["version"], update={"$set": case_document(case)},
+                                    events=[]):
+                return case, noted
+    log.warning("case.bookkeeping_deferred", case_id=case_id)
+    return None

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tongpin.counselling.domain.sla import Targets, is_overdue, summarise
+from tongpin.counselling.handlers.mutation import keep_books
 from tongpin.counselling.handlers.notifications import coordinators, notify
-from tongpin.counselling.repository.documents import case_from_document
 from tongpin.counselling.repository.ports import CaseStore, NotificationStore, StaffStore
 from tongpin.shared.logging import get_logger
 
@@ -38,19 +38,21 @@ async def flag_overdue(
                          notification_id=f"overdue:{doc['_id']}:{kind}:{staff_id}:{doc.get('reopen_count', 0)}",
                          webhook=webhook, target=kind, at=now)
         flagged.append(doc["_id"])
-    for doc in await repo.find_cases({"state": "decided", "decision_due_by": {"$lt": now}}):
-        for escalation_id, entry in doc.get("escalations", {}).items():
-            decision = entry.get("decision")
-            if (not decision or entry.get("done_at") or entry.get("decision_overdue")
-                    or decision.get("due_by") is None or decision["due_by"] >= now):
-                continue
-            await repo.flag(doc["_id"], {f"escalations.{escalation_id}.decision_overdue": True})
-            actors = {doc.get("assignee_id"), decision["actor_id"] if decision["actor_kind"] == "staff" else None}
+    for doc in await repo.find_cases({"state": "decided", "decision_due_by": {"$lt": now}}, {"_id": 1}):
+        kept = await keep_books(repo=repo, case_id=doc["_id"],
+                                note=lambda case: case.flag_overdue_decisions(now=now))
+        if kept is None:
+            continue
+        case, overdue = kept
+        for escalation in overdue:
+            assert escalation.decision is not None
+            decision = escalation.decision
+            actors = {case.assignee_id, decision.actor_id if decision.actor_kind == "staff" else None}
             for staff_id in sorted(str(s) for s in actors - {None}):
-                await notify(feed=feed, staff_id=staff_id, kind="decision_overdue", case_id=doc["_id"],
-                             notification_id=f"decision_overdue:{escalation_id}:{staff_id}", webhook=webhook,
-                             escalation_id=escalation_id, at=now)
-            flagged.append(escalation_id)
+                await notify(feed=feed, staff_id=staff_id, kind="decision_overdue", case_id=case.case_id,
+                             notification_id=f"decision_overdue:{escalation.escalation_id}:{staff_id}",
+                             webhook=webhook, escalation_id=escalation.escalation_id, at=now)
+            flagged.append(escalation.escalation_id)
     if flagged:
         log.info("sla.flagged", count=len(flagged))
     return flagged
@@ -62,12 +64,11 @@ async def send_talk_reminders(
     """Remind the staff of each talk coming up within the lead time (once per booked time)."""
     reminded: list[str] = []
     query = {"pending_talk_id": {"$ne": None}, "pending_talk_for": {"$lte": now + lead, "$gte": now}}
-    for doc in await repo.find_cases(query):
-        case = case_from_document(doc)
-        talk = case.remind_of_talk()
-        if talk is None:
+    for doc in await repo.find_cases(query, {"_id": 1}):
+        kept = await keep_books(repo=repo, case_id=doc["_id"], note=lambda case: case.remind_of_talk())
+        if kept is None:
             continue
-        await repo.save_talk_reminder(case.case_id, talk)
+        case, talk = kept
         when = talk.scheduled_for.isoformat()
         for staff_id in sorted({*talk.staff_ids, *([case.assignee_id] if case.assignee_id else [])}):
             await notify(feed=feed, staff_id=staff_id, kind="talk_reminder", case_id=case.case_id,

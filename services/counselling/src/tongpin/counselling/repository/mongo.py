@@ -12,7 +12,6 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from tongpin.counselling.domain.talk import Talk
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.messaging.outbox import stage, with_outbox
 from tongpin.shared.mongo import find_by_ids
@@ -122,11 +121,6 @@ class CaseRepository:
         """Apply an update and store its events if the case still has the version read; False otherwise."""
         result = await self._cases.update_one({"_id": case_id, "version": expected_version}, stage(update, events))
         return result.modified_count == 1
-
-    async def save_talk_reminder(self, case_id: str, talk: Talk) -> None:
-        """Store that a talk's staff were reminded of its time (bookkeeping: the case keeps its version)."""
-        await self._cases.update_one({"_id": case_id},
-                                     {"$set": {f"talks.{talk.talk_id}.reminded_for": talk.reminded_for}})
 
     async def flag(self, case_id: str, fields: dict[str, Any]) -> None:
         """Set bookkeeping flags that are not part of the case's versioned state."""

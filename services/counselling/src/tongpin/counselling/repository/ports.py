@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from tongpin.counselling.domain.talk import Talk
 from tongpin.shared.envelope import CloudEvent
 
 
@@ -43,9 +42,6 @@ class CaseStore(Protocol):
         self, case_id: str, *, expected_version: int, update: dict[str, Any], events: list[CloudEvent]
     ) -> bool:
         """Apply an update and store its events if the case still has the version read; False otherwise."""
-
-    async def save_talk_reminder(self, case_id: str, talk: Talk) -> None:
-        """Store that a talk's staff were reminded of its time (bookkeeping: the case keeps its version)."""
 
     async def flag(self, case_id: str, fields: dict[str, Any]) -> None:
         """Set bookkeeping flags that are not part of the case's versioned state."""

@@ -43,6 +43,8 @@ CHANNELS = {"officers": "bench-officers", "families": "bench-families", "supervi
 # The channel mix of a bureau's traffic: mostly officers, then families, then the public.
 MIX = (("officers", 0.6), ("families", 0.25), ("supervision", 0.15))
 DRAIN_SECONDS = 30.0
+# Where the local servers keep their pid files (deploy/local/servers.sh): their CPU is read from there.
+RUN_DIR = Path(os.environ.get("TONGPIN_RUN_DIR") or ROOT / ".run")
 
 
 @dataclass
@@ -381,7 +383,7 @@ def busiest_frames(collapsed: str, *, top: int = 12) -> dict[str, Any]:
 
 async def trial(*, mongodb_url: str, amqp_url: str, rate: float, seconds: float, log_dir: Path,
                 port_base: int | None, workload: Workload, echo: Any = print,
-                run_dir: Path = ROOT / ".run", profile_dir: Path | None = None) -> dict[str, Any]:
+                run_dir: Path = RUN_DIR, profile_dir: Path | None = None) -> dict[str, Any]:
     """Start a fresh system, load it at one rate, measure, stop it and remove its data (with ``profile_dir``,
     py-spy samples each service during the middle of the load)."""
     system = System(mongodb_url=mongodb_url, amqp_url=amqp_url, log_dir=log_dir, port_base=port_base)
@@ -504,7 +506,7 @@ def main() -> None:
     load_before = os.getloadavg()
     result = asyncio.run(trial(
         mongodb_url=os.environ["MONGODB_URL"], amqp_url=os.environ["AMQP_URL"], rate=args.rate,
-        seconds=args.seconds, log_dir=ROOT / ".run" / "bench-logs", port_base=env_port_base(),
+        seconds=args.seconds, log_dir=RUN_DIR / "bench-logs", port_base=env_port_base(),
         workload=Workload(), profile_dir=args.profile))
     result["load_average_before"] = [round(x, 2) for x in load_before]
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 DECISIONS = "decisions"
@@ -41,9 +38,3 @@ INDEXES = {
 }
 OUTBOX_COLLECTIONS = [DECISIONS]
 
-
-def by_ids(ids: Sequence[str]) -> dict[str, Any]:
-    """A filter on these document ids. One id is matched by equality, which FerretDB hands to PostgreSQL;
-    an ``$in`` it does not, so every document of the collection would travel to it to be filtered."""
-    listed = list(ids)
-    return {"_id": listed[0]} if len(set(listed)) == 1 else {"_id": {"$in": listed}}

@@ -12,7 +12,8 @@ from pymongo.errors import DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.messaging.outbox import OUTBOX_FIELDS, stage, with_outbox
-from tongpin.triage.repository.collections import CASE_PROGRESS, DECISIONS, by_ids
+from tongpin.shared.mongo import update_by_ids
+from tongpin.triage.repository.collections import CASE_PROGRESS, DECISIONS
 
 _HIDDEN = OUTBOX_FIELDS
 
@@ -57,16 +58,17 @@ class DecisionRepository:
         return items, await self._decisions.count_documents(filters)
 
     async def set_open(self, concern_ids: Sequence[str], *, open_: bool) -> None:
-        if concern_ids:
-            await self._decisions.update_many(by_ids(concern_ids), {"$set": {"open": open_}})
+        await update_by_ids(self._decisions, concern_ids, {"$set": {"open": open_}})
 
     async def set_case_state(self, *, state: str, at: datetime, case_id: str | None = None,
                              concern_ids: Sequence[str] = (), extra: dict[str, Any] | None = None) -> None:
         """Record where a concern's case stands, unless a later state is already recorded (events reorder)."""
-        target: dict[str, Any] = by_ids(concern_ids) if concern_ids else {"case_id": case_id}
         fresher = {"$or": [{"case_state_at": None}, {"case_state_at": {"$lte": at}}]}
-        await self._decisions.update_many({**target, **fresher},
-                                          {"$set": {"case_state": state, "case_state_at": at, **(extra or {})}})
+        update = {"$set": {"case_state": state, "case_state_at": at, **(extra or {})}}
+        if concern_ids:
+            await update_by_ids(self._decisions, concern_ids, update, also=fresher)
+        else:
+            await self._decisions.update_many({"case_id": case_id, **fresher}, update)
 
     async def record_progress(self, case_id: str, *, state: str, at: datetime) -> dict[str, Any]:
         """Keep a case's latest state by case id, so a state that arrives before its case.opened is not lost."""
@@ -95,9 +97,7 @@ class DecisionRepository:
 
     async def set_theme(self, concern_ids: Sequence[str], theme_id: str) -> None:
         """Mark earlier decisions as part of a theme that has now surfaced (no event: the theme is triage's)."""
-        await self._decisions.update_many(
-            {**by_ids(concern_ids), "theme_id": None}, {"$set": {"theme_id": theme_id}}
-        )
+        await update_by_ids(self._decisions, concern_ids, {"$set": {"theme_id": theme_id}}, also={"theme_id": None})
 
     async def officers_by_unit_category(self, *, unit: str, category: str, since: datetime) -> list[dict[str, Any]]:
         """Recent non-dismissed decisions of one category in one unit (ids and subject officers only)."""

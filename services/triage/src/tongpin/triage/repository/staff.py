@@ -11,7 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tongpin.shared.cache import ProcessCache
-from tongpin.triage.repository.collections import STAFF, WORKLOAD, by_ids
+from tongpin.shared.mongo import find_by_ids, update_by_ids
+from tongpin.triage.repository.collections import STAFF, WORKLOAD
 
 # The assignment pools (staff by role), kept per process and database: every decision reads one, and triage's
 # projection of the staff directory is written only by StaffRepository.upsert_if_newer (its staff.updated
@@ -117,13 +118,12 @@ class StaffRepository:
 
     async def resolve_case(self, case_id: str, concern_ids: Sequence[str]) -> None:
         """The case is resolved: its work items close, and their concerns are linked to the case."""
-        if concern_ids:
-            await self._work.update_many(by_ids(concern_ids), {"$set": {"case_id": case_id}})
+        await update_by_ids(self._work, concern_ids, {"$set": {"case_id": case_id}})
         await self._work.update_many({"case_id": case_id}, {"$set": {"open": False}})
         placeholder = await self._work.find_one({"_id": f"case:{case_id}"})
         if placeholder is not None and concern_ids:
             # Once the case's concerns are known the placeholder would count it twice.
-            linked = await self._work.count_documents(by_ids(concern_ids))
+            linked = len(await find_by_ids(self._work, concern_ids, {"_id": 1}))
             if linked:
                 await self._work.delete_one({"_id": f"case:{case_id}"})
 

@@ -40,9 +40,8 @@ class CommandCounter(monitoring.CommandListener):
 def make_client(settings: ServiceSettings) -> AsyncMongoClient[Any]:
     """A client for the service's database server; connects lazily, nothing happens at import.
 
-    Server selection and connecting give up quickly when the server is away, and a call whose answer
-    does not come gives up after the socket timeout, so request paths fail fast (503) and consumers
-    notice an outage and wait for the database instead.
+    Server selection and connecting give up quickly when the server is away, so request paths fail
+    fast (503) and consumers notice an outage and wait for the database instead.
     """
     timeout_ms = settings.mongodb_select_timeout_ms
     return AsyncMongoClient(
@@ -50,7 +49,6 @@ def make_client(settings: ServiceSettings) -> AsyncMongoClient[Any]:
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=max(timeout_ms, 2000),
-        socketTimeoutMS=settings.mongodb_socket_timeout_ms,
         appname=f"tongpin-{settings.service_name}",
         event_listeners=[CommandCounter(settings.service_name)],
     )

@@ -41,11 +41,6 @@ class ServiceSettings(BaseSettings):
     # How long a database call waits for a reachable server before it fails: short, so a request
     # during an outage gets a 503 at once instead of hanging (consumers wait out outages themselves).
     mongodb_select_timeout_ms: int = 1500
-    # How long a database call waits for the answer of a server that took it: a server that accepts
-    # requests but has stopped answering (FerretDB with its connection pool used up) is then an outage
-    # too (503 on request paths, a wait in consumers) instead of a caller hanging. Above every query the
-    # services send, which take milliseconds with their indexes.
-    mongodb_socket_timeout_ms: int = 10000
     # What a 503 during an outage tells the client to wait before trying again.
     retry_after_seconds: int = 5
     outbox_poll_seconds: float = 1.0

@@ -9,11 +9,6 @@ from urllib.parse import urlsplit, urlunsplit
 from tongpin.shared.testing.services import free_port
 
 
-def _is_hello(data: bytes) -> bool:
-    """Whether a chunk from a MongoDB client holds a handshake or heartbeat (its command document's key)."""
-    return any(name in data for name in (b"hello\x00", b"isMaster\x00", b"ismaster\x00"))
-
-
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int, *, stall_after: int | None = None) -> None:
         """``stall_after``: after that many chunks from clients, forward nothing more either way (a server
@@ -25,9 +20,6 @@ class TcpProxy:
         self._stall_after = stall_after
         self._client_chunks = 0
         self.stalled = asyncio.Event()
-        # Set: only MongoDB handshakes and heartbeats (hello) pass; every other command is swallowed, so
-        # the driver keeps seeing a healthy server that never answers (FerretDB with its pool used up).
-        self.answers_only_hello = asyncio.Event()
 
     @classmethod
     async def to(cls, url: str, *, stall_after: int | None = None) -> TcpProxy:
@@ -67,8 +59,6 @@ class TcpProxy:
                     if self._stall_after is not None and self._client_chunks > self._stall_after:
                         self.stalled.set()
                 if self.stalled.is_set():
-                    continue
-                if from_client and self.answers_only_hello.is_set() and not _is_hello(data):
                     continue
                 writer.write(data)
                 await writer.drain()

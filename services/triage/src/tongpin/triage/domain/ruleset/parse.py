@@ -1,43 +1,19 @@
-"""Classification rule sets: versioned JSON documents staff can read, edit and publish.
-
-A document looks like::
-
-    {
-      "version": 1,
-      "name": "默认规则集",
-      "settings": {"max_chars": 2000, ...},
-      "cues": {"negation": ["不是", ...], "reported": ["新闻", ...], ...},
-      "rules": [
-        {"id": "self_harm.wish", "kind": "signal", "label": "自伤风险",
-         "terms": ["不想活"], "patterns": ["跳(楼|河)"],
-         "category": "mental_distress", "weight": 3, "flag": "self_harm", "severity": "critical",
-         "channels": ["officers", "families"], "negatable": true,
-         "ignore_in": ["reported", "joke", "question"]}
-      ]
-    }
-
-Rule kinds: ``signal`` (evidence for a category and/or a risk flag), ``idiom`` (hyperbole and set
-phrases such as 累死了: the span is masked so risk words inside it never fire, optionally adding
-weak evidence for a category), ``chatter`` (greetings, acknowledgements, sticker placeholders).
-"""
+"""Reading a rule-set document: every problem found with its line, or a validated RuleSet; and the packaged
+default set."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import re2
 
 from tongpin.shared.events import CATEGORIES, CHANNEL_KINDS, RISK_FLAGS, SEVERITIES
-
-RULE_KINDS = ("signal", "idiom", "chatter")
-# Contexts in which a rule may be told not to count; see text.py for how each is detected.
-CONTEXTS = ("reported", "joke", "question")
-CUE_KINDS = ("negation", "negation_breakers", "reported", "reported_enders", "joke", "question")
+from tongpin.triage.domain.ruleset.locate import _Locator, text_find_start
+from tongpin.triage.domain.ruleset.patterns import linear_regex, trie_pattern
+from tongpin.triage.domain.ruleset.rules import CONTEXTS, CUE_KINDS, RULE_KINDS, Rule, RuleSet, RuleSetError
 
 _ID = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
 _RULE_FIELDS = frozenset({
@@ -56,228 +32,6 @@ _SETTINGS_DEFAULTS: dict[str, Any] = {
     "committee_severity": {"pay_benefits": "high"},
 }
 _TOP_FIELDS = frozenset({"version", "name", "description", "settings", "cues", "rules"})
-
-
-class RuleSetError(ValueError):
-    """A rule-set document that cannot be used; ``errors`` lists (line, reason) for each problem."""
-
-    def __init__(self, errors: list[tuple[int, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"第{line}行: {reason}" for line, reason in errors))
-
-
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
-_PY_UNICODE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})")
-
-
-def linear_regex(pattern: str) -> Any:
-    """The pattern compiled for RE2, which matches in time linear in the text whatever the pattern; raises
-    re2.error for what only a backtracking engine can do (backreferences, lookarounds)."""
-    # Python's \uXXXX escapes are written \x{XXXX} in RE2.
-    return re2.compile(_PY_UNICODE_ESCAPE.sub(r"\1\\x{\2}", pattern), _RE2_OPTIONS)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule: literal terms and/or regular expressions, and what a match means."""
-
-    id: str
-    kind: str = "signal"
-    label: str = ""
-    terms: tuple[str, ...] = ()
-    patterns: tuple[str, ...] = ()
-    category: str | None = None
-    weight: float = 1.0
-    flag: str | None = None
-    severity: str = "low"
-    channels: tuple[str, ...] = CHANNEL_KINDS
-    negatable: bool = True
-    # Evidence a negated match still gives its category: "我不会想不开的" is no risk, but it is a
-    # sign the writer is struggling; the flag is never raised from a negated match.
-    negated_weight: float = 0.0
-    ignore_in: tuple[str, ...] = ("reported", "joke")
-    note: str = ""
-    # A forcing rule decides the category whatever the model says (a convention the corpus may not teach,
-    # such as 公积金 being pay_benefits rather than housing).
-    force: bool = False
-    # One alternation for terms and patterns together: a rule is one regex scan per message. Rules with
-    # patterns are compiled for RE2 (linear time whatever the pattern), terms-only rules for `re`.
-    regex: Any = field(compare=False, repr=False, default=re.compile(r"(?!)"))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The rule as a JSON object, leaving out fields at their defaults."""
-        out: dict[str, Any] = {"id": self.id, "kind": self.kind}
-        if self.label:
-            out["label"] = self.label
-        if self.terms:
-            out["terms"] = list(self.terms)
-        if self.patterns:
-            out["patterns"] = list(self.patterns)
-        if self.category is not None:
-            out["category"] = self.category
-        if self.weight != 1.0:
-            out["weight"] = self.weight
-        if self.flag is not None:
-            out["flag"] = self.flag
-        if self.severity != "low":
-            out["severity"] = self.severity
-        if self.channels != CHANNEL_KINDS:
-            out["channels"] = list(self.channels)
-        if not self.negatable:
-            out["negatable"] = False
-        if self.negated_weight:
-            out["negated_weight"] = self.negated_weight
-        if self.ignore_in != ("reported", "joke"):
-            out["ignore_in"] = list(self.ignore_in)
-        if self.note:
-            out["note"] = self.note
-        if self.force:
-            out["force"] = True
-        return out
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """A versioned, validated rule set."""
-
-    version: int
-    rules: tuple[Rule, ...]
-    cues: dict[str, tuple[str, ...]]
-    settings: dict[str, Any]
-    name: str = ""
-    description: str = ""
-    # Every rule's regex in one RE2 set, so a message is scanned once to learn which rules can fire.
-    _screen: Any = field(default=None, init=False, compare=False, repr=False)
-
-    # Rule indexes by (kind, channel kind), in the set's order: what a message from that channel can fire.
-    _plan: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict, init=False, compare=False,
-                                                          repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_screen", _screen_for(self.rules))
-        plan: dict[tuple[str, str], list[int]] = {}
-        for index, rule in enumerate(self.rules):
-            for channel in rule.channels:
-                plan.setdefault((rule.kind, channel), []).append(index)
-        object.__setattr__(self, "_plan", {key: tuple(indexes) for key, indexes in plan.items()})
-
-    def scan(self, kind: str, channel_kind: str, candidates: frozenset[int] | None) -> list[Rule]:
-        """The rules of a kind that apply to a channel, in the set's order, keeping only the candidates when
-        they are known (see firing_candidates)."""
-        indexes = self._plan.get((kind, channel_kind), ())
-        if candidates is not None:
-            indexes = tuple(i for i in indexes if i in candidates)
-        return [self.rules[i] for i in indexes]
-
-    def firing_candidates(self, text: str) -> frozenset[int] | None:
-        """Indexes of the rules whose regex matches somewhere in the text, or None when that is not known
-        (no screen could be built, or the text is too long to trust it): then every rule is scanned.
-
-        A rule outside the set has no match at all in the text, so skipping it changes no decision."""
-        if self._screen is None or len(text) > _SCREEN_MAX_CHARS:
-            return None
-        return frozenset(self._screen.Match(text) or ())
-
-    def rule(self, rule_id: str) -> Rule:
-        """The rule with this id (KeyError if absent)."""
-        for rule in self.rules:
-            if rule.id == rule_id:
-                return rule
-        raise KeyError(rule_id)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The rule set as a JSON-ready document."""
-        return {
-            "version": self.version,
-            "name": self.name,
-            "description": self.description,
-            "settings": self.settings,
-            "cues": {kind: list(words) for kind, words in self.cues.items()},
-            "rules": [rule.to_dict() for rule in self.rules],
-        }
-
-    def to_json(self) -> str:
-        """The document as JSON text that parse_ruleset reads back to an equal rule set (one rule a line)."""
-        head = {key: value for key, value in self.to_dict().items() if key != "rules"}
-        lines = json.dumps(head, ensure_ascii=False, indent=2)[:-2]
-        rules = ",\n".join("    " + json.dumps(rule.to_dict(), ensure_ascii=False) for rule in self.rules)
-        return f'{lines},\n  "rules": [\n{rules}\n  ]\n}}\n'
-
-    def with_version(self, version: int) -> RuleSet:
-        """A copy carrying another version number, for publishing an edited set (the compiled screen and
-        plan are shared, not built again)."""
-        copied = copy.copy(self)
-        object.__setattr__(copied, "version", version)
-        return copied
-
-
-_SCREEN_OPTIONS = re2.Options()
-_SCREEN_OPTIONS.log_errors = False
-_SCREEN_OPTIONS.max_mem = 64 << 20
-# RE2's set matcher reports "no match" when its automaton runs out of memory; with 64 MB it cannot on
-# texts this short, and longer ones are scanned rule by rule.
-_SCREEN_MAX_CHARS = 4000
-
-
-def _screen_for(rules: tuple[Rule, ...]) -> Any:
-    """One RE2 set holding every rule's regex, index for index; None when one cannot be added."""
-    screen = re2.Set.SearchSet(_SCREEN_OPTIONS)
-    try:
-        for index, rule in enumerate(rules):
-            pattern = rule.regex.pattern
-            if isinstance(pattern, bytes) or screen.Add(_PY_UNICODE_ESCAPE.sub(r"\1\\x{\2}", pattern)) != index:
-                return None
-        screen.Compile()
-    except re2.error:
-        return None
-    return screen
-
-
-class _Locator:
-    """Maps problems to line numbers in the source text, so an editor can jump to them."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.rule_spans: list[tuple[int, int]] = []
-
-    def line_at(self, offset: int) -> int:
-        return self.text.count("\n", 0, max(offset, 0)) + 1
-
-    def key_line(self, key: str, start: int = 0, end: int | None = None) -> int:
-        """Line of ``"key"`` within [start, end), or of start when absent."""
-        found = self.text.find(json.dumps(key, ensure_ascii=False), start, end)
-        return self.line_at(found if found >= 0 else start)
-
-    def value_line(self, value: str, start: int, end: int) -> int:
-        found = self.text.find(json.dumps(value, ensure_ascii=False)[1:-1], start, end)
-        return self.line_at(found if found >= 0 else start)
-
-    def find_rule_spans(self) -> None:
-        """Record where each element of the top-level ``rules`` array starts and ends."""
-        match = re.search(r'"rules"\s*:\s*\[', self.text)
-        if match is None:
-            return
-        decoder = json.JSONDecoder()
-        pos = match.end()
-        while True:
-            pos = _skip_ws(self.text, pos)
-            if pos >= len(self.text) or self.text[pos] == "]":
-                return
-            try:
-                _, end = decoder.raw_decode(self.text, pos)
-            except json.JSONDecodeError:
-                return
-            self.rule_spans.append((pos, end))
-            pos = _skip_ws(self.text, end)
-            if pos < len(self.text) and self.text[pos] == ",":
-                pos += 1
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
 
 
 def parse_ruleset(text: str) -> RuleSet:
@@ -371,12 +125,6 @@ def _parse_settings(raw: Any, loc: _Locator, errors: list[tuple[int, str]]) -> d
             else:
                 settings[key] = dict(value)
     return settings
-
-
-def text_find_start(loc: _Locator, key: str) -> int:
-    """Offset of a top-level key, so nested lookups start there."""
-    found = loc.text.find(json.dumps(key))
-    return max(found, 0)
 
 
 def _not_in(value: Any, allowed: tuple[str, ...]) -> Any:
@@ -506,32 +254,6 @@ def _parse_rule(
         # Literal terms alone cannot backtrack; anything with a pattern runs on the linear-time engine.
         force=bool(force), regex=linear_regex(joined) if patterns else re.compile(joined),
     )
-
-
-def trie_pattern(terms: list[str]) -> str:
-    """One regular expression for a list of literal terms, with shared prefixes factored out.
-
-    At any position it matches the longest term that starts there, as the terms sorted longest first in
-    one alternation would, but tries each character once instead of once per term (about 12 % faster on
-    the corpus, same decisions).
-    """
-    trie: dict[str, Any] = {}
-    for term in terms:
-        node = trie
-        for char in term:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def build(node: dict[str, Any]) -> str:
-        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if "" in node:  # a term ends here: what follows is optional, tried first (the longest match wins)
-            return f"(?:{body})?" if len(branches) == 1 else body + "?"
-        return body
-
-    return build(trie)
 
 
 _DEFAULT: RuleSet | None = None

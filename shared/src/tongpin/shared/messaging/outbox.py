@@ -24,6 +24,7 @@ from typing import Any
 from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.logging import get_logger
@@ -50,6 +51,16 @@ def _entries(events: Iterable[CloudEvent]) -> dict[str, dict[str, Any]]:
 def with_outbox(document: dict[str, Any], events: Sequence[CloudEvent]) -> dict[str, Any]:
     """A new document carrying the events its creation causes."""
     return {**document, "outbox": _entries(events), "outbox_pending": len(events), "outbox_dirty": bool(events)}
+
+
+async def insert_once(collection: AsyncCollection[Any], document: dict[str, Any],
+                      events: Sequence[CloudEvent]) -> bool:
+    """Store a new document with the events its creation causes; False if one with its ``_id`` exists."""
+    try:
+        await collection.insert_one(with_outbox(document, events))
+    except DuplicateKeyError:
+        return False
+    return True
 
 
 def stages_events(write: Any) -> bool:

@@ -8,12 +8,11 @@ from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from tongpin.counselling.repository.collections import CASES, CONCERNS
 from tongpin.counselling.repository.locks import DocumentLocks
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import stage, with_outbox
+from tongpin.shared.messaging.outbox import insert_once, stage
 from tongpin.shared.mongo import find_by_ids
 
 
@@ -51,11 +50,7 @@ class CaseRepository:
 
     async def insert_case(self, document: dict[str, Any], events: list[CloudEvent]) -> bool:
         """Store a new case with the events its opening causes; False if it exists already."""
-        try:
-            await self._cases.insert_one(with_outbox(document, events))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._cases, document, events)
 
     async def get_case(self, case_id: str) -> dict[str, Any] | None:
         return await self._cases.find_one({"_id": case_id}, {"outbox": 0})

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from tongpin.counselling.repository.collections import LOGIN_ATTEMPTS, LOGIN_THROTTLE, STAFF
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import stage, with_outbox
+from tongpin.shared.messaging.outbox import insert_once, stage
 
 
 class StaffRepository:
@@ -23,11 +23,7 @@ class StaffRepository:
         self._throttle = database[LOGIN_THROTTLE]
 
     async def insert(self, document: dict[str, Any], events: list[CloudEvent]) -> bool:
-        try:
-            await self._staff.insert_one(with_outbox(document, events))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._staff, document, events)
 
     async def get(self, staff_id: str) -> dict[str, Any] | None:
         return await self._staff.find_one({"_id": staff_id}, {"outbox": 0})

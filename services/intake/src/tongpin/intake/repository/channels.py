@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from tongpin.intake.repository.collections import CHANNELS, MEMBERS, MEMBERSHIPS, page
 from tongpin.shared.cache import ProcessCache
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import stage, with_outbox
+from tongpin.shared.messaging.outbox import insert_once, stage
 
 # Channels as read by id, kept per process and database for a short while: every message reads its channel,
 # and channels change only through this repository, in the service's one process (README: one process per
@@ -79,11 +79,7 @@ class MemberRepository:
         return {doc["external_id"] async for doc in cursor}
 
     async def insert(self, document: dict[str, Any], events: Sequence[CloudEvent]) -> bool:
-        try:
-            await self._members.insert_one(with_outbox(document, events))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._members, document, events)
 
     async def update(self, member_id: str, *, version: int, update: dict[str, Any],
                      events: Sequence[CloudEvent]) -> bool:
@@ -111,11 +107,7 @@ class MembershipRepository:
         return await self._memberships.find_one({"_id": membership_id})
 
     async def insert(self, document: dict[str, Any], events: Sequence[CloudEvent]) -> bool:
-        try:
-            await self._memberships.insert_one(with_outbox(document, events))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._memberships, document, events)
 
     async def update(self, membership_id: str, *, version: int, update: dict[str, Any],
                      events: Sequence[CloudEvent]) -> bool:

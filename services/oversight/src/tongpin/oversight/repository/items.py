@@ -7,11 +7,10 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from tongpin.oversight.repository.collections import ITEMS
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import HIDE_OUTBOX, stage, with_outbox
+from tongpin.shared.messaging.outbox import HIDE_OUTBOX, insert_once, stage
 
 
 class ItemRepository:
@@ -21,11 +20,7 @@ class ItemRepository:
         self._items = database[ITEMS]
 
     async def insert_once(self, document: dict[str, Any], events: list[CloudEvent]) -> bool:
-        try:
-            await self._items.insert_one(with_outbox(document, events))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._items, document, events)
 
     async def get(self, item_id: str) -> dict[str, Any] | None:
         return await self._items.find_one({"_id": item_id}, HIDE_OUTBOX)

@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tongpin.shared.envelope import CloudEvent
-from tongpin.shared.messaging.outbox import OUTBOX_FIELDS, stage, with_outbox
+from tongpin.shared.messaging.outbox import OUTBOX_FIELDS, insert_once, stage
 from tongpin.shared.mongo import update_by_ids
 from tongpin.triage.repository.collections import CASE_PROGRESS, DECISIONS
 
@@ -30,11 +30,7 @@ class DecisionRepository:
 
     async def insert_once(self, document: dict[str, Any], events: list[CloudEvent]) -> bool:
         """Store a decision with its events unless this concern already has one."""
-        try:
-            await self._decisions.insert_one(with_outbox(document, events))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._decisions, document, events)
 
     async def get(self, concern_id: str) -> dict[str, Any] | None:
         doc = await self._decisions.find_one({"_id": concern_id})

@@ -75,6 +75,11 @@ async def ensure_indexes(database: AsyncDatabase[Any], plan: IndexPlan) -> None:
 IDS_AT_ONCE = 16
 
 
+def _ids_one_by_one(collection: AsyncCollection[Any]) -> bool:
+    # `is True`: on a plain AsyncDatabase the attribute lookup names a collection, not a flag.
+    return getattr(collection.database, "ids_one_by_one", False) is True
+
+
 async def find_by_ids(collection: AsyncCollection[Any], ids: Iterable[Any],
                       projection: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The documents with these ids, in the order of ``ids`` (repeats once; missing ones left out).
@@ -86,8 +91,7 @@ async def find_by_ids(collection: AsyncCollection[Any], ids: Iterable[Any],
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return []
-    # `is True`: on a plain AsyncDatabase the attribute lookup names a collection, not a flag.
-    if getattr(collection.database, "ids_one_by_one", False) is not True:
+    if not _ids_one_by_one(collection):
         found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": wanted}}, projection)}
     else:
         gate = asyncio.Semaphore(IDS_AT_ONCE)
@@ -112,7 +116,7 @@ async def update_by_ids(collection: AsyncCollection[Any], ids: Iterable[Any], up
     if not wanted:
         return 0
     extra = dict(also or {})
-    if len(wanted) == 1 or getattr(collection.database, "ids_one_by_one", False) is not True:
+    if len(wanted) == 1 or not _ids_one_by_one(collection):
         target: Any = wanted[0] if len(wanted) == 1 else {"$in": wanted}
         return int((await collection.update_many({**extra, "_id": target}, update)).matched_count)
     gate = asyncio.Semaphore(IDS_AT_ONCE)

@@ -100,7 +100,8 @@ start() {
   if ! ferret_running; then
     log "starting FerretDB on 127.0.0.1:$MONGO_PORT (PostgreSQL backend)"
     nohup "$FERRET_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --handler postgresql --log-level error \
-      --postgresql-url "postgres://tongpin@127.0.0.1:$PG_PORT/ferretdb" >>"$RUN/logs/ferretdb.log" 2>&1 &
+      --postgresql-url "postgres://tongpin@127.0.0.1:$PG_PORT/ferretdb" \
+      ${TONGPIN_FERRETDB_DEBUG_ADDR:+--debug-addr "$TONGPIN_FERRETDB_DEBUG_ADDR"} >>"$RUN/logs/ferretdb.log" 2>&1 &
     echo $! >"$RUN/ferretdb.pid"
     wait_port "$MONGO_PORT" FerretDB
   fi

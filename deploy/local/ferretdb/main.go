@@ -9,6 +9,8 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only with -debug-addr
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,6 +24,7 @@ func main() {
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite directory URL")
 	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	debugAddr := flag.String("debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this address")
 	flag.Parse()
 
 	var level slog.Level
@@ -29,6 +32,12 @@ func main() {
 		level = slog.LevelWarn
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if *debugAddr != "" {
+		go func() {
+			logger.Error("debug listener stopped", "error", http.ListenAndServe(*debugAddr, nil))
+		}()
+	}
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:      ferretdb.ListenerConfig{TCP: *listen},

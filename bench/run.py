@@ -38,6 +38,7 @@ from tongpin.shared.messaging.inbox import Inbox
 from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, with_outbox
 from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.messaging.topology import Names, declare_exchanges
+from tongpin.shared.mongo import SerialisedDatabase, is_ferretdb
 from tongpin.shared.testing.services import free_port
 from tongpin.shared.testing.system import env_port_base
 
@@ -155,7 +156,11 @@ async def backbone(mongodb_url: str, amqp_url: str, count: int, rate: float | No
     run = f"bench{uuid.uuid4().hex[:8]}"
     names = Names(exchange=f"{run}.events", service="triage", prefix=f"{run}.")
     client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True)
-    producer_db, consumer_db = client[f"{run}_intake"], client[f"{run}_triage"]
+    # Database handles as the services hold them (tongpin.shared.runtime): ids looked up one at a time on FerretDB.
+    producer_db, consumer_db = SerialisedDatabase(client, f"{run}_intake"), SerialisedDatabase(client, f"{run}_triage")
+    one_by_one = await is_ferretdb(producer_db)
+    for db in (producer_db, consumer_db):
+        db.ids_one_by_one = one_by_one
     await producer_db.messages.create_indexes([OUTBOX_INDEX])
     connection = await aio_pika.connect_robust(amqp_url)
     setup = await connection.channel()

@@ -29,6 +29,7 @@ from pymongo.errors import DuplicateKeyError
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.logging import get_logger
 from tongpin.shared.messaging.publisher import Publisher
+from tongpin.shared.mongo import find_by_ids, update_by_ids
 from tongpin.shared.waiting import signalled_within
 
 log = get_logger(__name__)
@@ -174,7 +175,8 @@ class OutboxRelay:
             docs = await coll.find({"outbox_dirty": True}, {"outbox": 1}).limit(self._batch).to_list()
             if not docs:
                 continue
-            if len(docs) == self._batch:
+            backlog = len(docs) == self._batch
+            if backlog:
                 self._staged.add(name)  # more may be waiting behind this batch
             results = await asyncio.gather(*(self._publish_document(d) for d in docs), return_exceptions=True)
             sent: list[tuple[dict[str, Any], list[str], int]] = []
@@ -188,7 +190,7 @@ class OutboxRelay:
                     confirmed = result
                 sent.append((doc, confirmed, entries))
                 total += len(confirmed)
-            await self._remove_confirmed(coll, sent)
+            await self._remove_confirmed(coll, sent, backlog=backlog)
             if failures:
                 # Left in the outbox; the next pass tries again.
                 log.warning("outbox.publish_failed", collection=name, documents=len(failures), error=repr(failures[0]))
@@ -208,13 +210,17 @@ class OutboxRelay:
         return confirmed
 
     async def _remove_confirmed(
-        self, coll: AsyncCollection[Any], sent: list[tuple[dict[str, Any], list[str], int]]
+        self, coll: AsyncCollection[Any], sent: list[tuple[dict[str, Any], list[str], int]], *, backlog: bool
     ) -> None:
         """Take what the broker confirmed out of the outboxes: one update for all documents whose whole outbox
         went out and that nobody wrote to meanwhile (the usual case), one per document for the rest.
 
         The write gate keeps these from overlapping the service's own updates of the same documents;
         ``outbox_pending`` still equal to what was read means nothing was staged since.
+
+        With a backlog (more documents pending than one batch) the batch is cleared through
+        ``update_by_ids``: FerretDB answers the one update's ``$in`` by reading and decoding every pending
+        document, which, batch after batch, is quadratic in the backlog; by id, each is found by the index.
         """
         whole: dict[int, list[Any]] = {}
         singles: list[tuple[dict[str, Any], list[str], int]] = []
@@ -227,14 +233,18 @@ class OutboxRelay:
         for entries, ids in whole.items():
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
-                done = await coll.update_many(
-                    {"outbox_dirty": True, "_id": {"$in": chunk}, "outbox_pending": entries},
-                    {"$set": {"outbox": {}, "outbox_pending": 0, "outbox_dirty": False}},
-                )
-                if done.matched_count < len(chunk):
+                clear = {"$set": {"outbox": {}, "outbox_pending": 0, "outbox_dirty": False}}
+                if backlog:
+                    matched = await update_by_ids(coll, chunk, clear, also={"outbox_dirty": True,
+                                                                            "outbox_pending": entries})
+                else:
+                    matched = (await coll.update_many(
+                        {"outbox_dirty": True, "_id": {"$in": chunk}, "outbox_pending": entries}, clear,
+                    )).matched_count
+                if matched < len(chunk):
                     # Written to meanwhile: those keep their new events and lose only what went out.
-                    left = await coll.find({"outbox_dirty": True, "_id": {"$in": chunk}}, {"_id": 1}).to_list()
-                    singles.extend(by_id[d["_id"]] for d in left if d["_id"] in by_id)
+                    left = await find_by_ids(coll, chunk, {"_id": 1, "outbox_dirty": 1})
+                    singles.extend(by_id[d["_id"]] for d in left if d.get("outbox_dirty") and d["_id"] in by_id)
         for doc, confirmed, entries in singles:
             await self._remove_from_one(coll, doc["_id"], confirmed, entries)
 

@@ -109,3 +109,36 @@ def test_each_event_loop_keeps_its_own():
     finally:
         for loop in loops:
             loop.close()
+
+
+async def test_a_known_change_adjusts_the_kept_value_and_a_read_begun_before_it_is_not_kept():
+    kept: ProcessCache[dict[str, Any] | None] = ProcessCache()
+    store = Store()
+    await kept.read("db", "a", lambda: store.find("a"))
+
+    def tagged(doc: dict[str, Any] | None) -> None:
+        assert doc is not None
+        doc["tags"].append("y")
+
+    store.docs["a"]["tags"].append("y")  # the write, then its known effect on what is kept
+    kept.adjust("db", "a", tagged)
+    assert await kept.read("db", "a", lambda: store.find("a")) == {"_id": "a", "tags": ["x", "y"]}
+    assert store.reads == 1
+
+    kept.adjust("db", "b", tagged)  # nothing kept for b: nothing to adjust, nothing made up
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_find() -> dict[str, Any] | None:
+        started.set()
+        await release.wait()
+        return await store.find("b")
+
+    reading = asyncio.create_task(kept.read("db", "b", slow_find))
+    await started.wait()
+    store.docs["b"]["tags"].append("z")
+    kept.adjust("db", "b", tagged)  # a write lands while the read is under way
+    release.set()
+    assert await reading == {"_id": "b", "tags": ["z"]}
+    assert await kept.read("db", "b", lambda: store.find("b")) == {"_id": "b", "tags": ["z"]}
+    assert store.reads == 3  # the read across the write was not kept, so b was read again

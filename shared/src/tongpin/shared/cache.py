@@ -2,7 +2,8 @@
 
 A service runs as one process (README), and some documents change only through that process: it can keep them
 instead of reading them for every message, provided each of its writes drops what is kept. A write calls
-``changing`` before and after it writes: that drops the kept value and counts a change. A read keeps what it
+``changing`` before and after it writes: that drops the kept value and counts a change; a write whose effect is
+known (one more open item, say) may instead ``adjust`` the kept value once it has written. A read keeps what it
 read only if no change began while it read, so a value read across a write is never kept.
 """
 
@@ -43,6 +44,18 @@ class ProcessCache(Generic[Value]):
             self._kept.pop(key, None)
         else:
             self._kept.get(key, {}).pop(item, None)
+
+    def adjust(self, scope: Hashable, item: Hashable, change: Callable[[Value], None]) -> None:
+        """A write whose effect on an item is known has just succeeded: apply ``change`` to the kept value (if
+        one is kept) instead of dropping it, and count a change, so a read begun before the write is not kept.
+
+        Call it right after the write returns, with no ``await`` between, so nobody reads the value unchanged.
+        """
+        key = self._key(scope)
+        self._changes[key] = self._changes.get(key, 0) + 1
+        found = self._kept.get(key, {}).get(item)
+        if found is not None:
+            change(found[1])
 
     async def read(self, scope: Hashable, item: Hashable, load: Callable[[], Awaitable[Value]]) -> Value:
         """The kept value, or what ``load`` reads now (kept unless None or a change began meanwhile)."""

@@ -4,6 +4,7 @@ aggregations over each collection's documents, with the unique indexes the servi
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -215,11 +216,17 @@ def _group(docs: list[dict[str, Any]], spec: Mapping[str, Any]) -> list[dict[str
     return list(groups.values())
 
 
-class MemoryDatabase:
-    """A database of in-memory collections; give it the service's ``INDEXES`` so unique indexes hold."""
+_numbers = itertools.count(1)
 
-    def __init__(self, indexes: Mapping[str, Sequence[Any]] | None = None, name: str = "memory") -> None:
-        self.name = name
+
+class MemoryDatabase:
+    """A database of in-memory collections; give it the service's ``INDEXES`` so unique indexes hold.
+
+    Each has a name of its own unless given one: what a process keeps per database name (tongpin.shared.cache)
+    must not pass from one fresh database to the next."""
+
+    def __init__(self, indexes: Mapping[str, Sequence[Any]] | None = None, name: str | None = None) -> None:
+        self.name = name or f"memory-{next(_numbers)}"
         self._collections: dict[str, MemoryCollection] = {}
         self._unique: dict[str, list[tuple[str, ...]]] = {}
         for collection, models in (indexes or {}).items():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,11 @@ from tongpin.triage.repository.collections import STAFF, WORKLOAD
 # projection of the staff directory is written only by StaffRepository.upsert_if_newer (its staff.updated
 # consumer), in the service's one process, which drops them before and after it writes.
 _POOLS: ProcessCache[list[dict[str, Any]]] = ProcessCache()
+# Open work items per assignee, kept the same way: every decision reads the load of its pool, and counting it
+# reads every open item (on FerretDB the aggregate decodes each one), a cost that grows with the open work.
+# A new item adds one to its assignee's count; any other change of assignees or of open items drops it.
+_LOADS: ProcessCache[dict[str, int]] = ProcessCache()
+_ALL = "all"
 
 
 class StaffRepository:
@@ -29,6 +35,15 @@ class StaffRepository:
 
     def _changing(self) -> None:
         _POOLS.changing(self._staff.database.name)
+
+    @contextlib.contextmanager
+    def _loads_changing(self) -> Iterator[None]:
+        """Around a write that may change assignees or open items: the kept loads are dropped."""
+        _LOADS.changing(self._work.database.name)
+        try:
+            yield
+        finally:
+            _LOADS.changing(self._work.database.name)
 
     async def upsert_if_newer(self, staff_id: str, fields: dict[str, Any]) -> bool:
         """Record a staff member's state unless a newer one is already stored (events may arrive out of order)."""
@@ -57,30 +72,46 @@ class StaffRepository:
         return [doc async for doc in self._staff.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)]
 
     async def open_load(self, staff_ids: Sequence[str]) -> dict[str, int]:
-        """Open work items per staff member."""
+        """Open work items per staff member (those with none left out)."""
         if not staff_ids:
             return {}
+        loads = await _LOADS.read(self._work.database.name, _ALL, self._count_open)
+        return {staff_id: loads[staff_id] for staff_id in staff_ids if loads.get(staff_id)}
+
+    async def _count_open(self) -> dict[str, int]:
         cursor = await self._work.aggregate([
-            {"$match": {"assignee_id": {"$in": list(staff_ids)}, "open": True}},
+            {"$match": {"open": True}},
             {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}},
         ])
-        return {doc["_id"]: int(doc["n"]) async for doc in cursor}
+        return {doc["_id"]: int(doc["n"]) async for doc in cursor if doc["_id"] is not None}
 
     async def add_work(self, concern_id: str, *, assignee_id: str | None, at: datetime) -> None:
         """A concern triage assigned becomes one open work item (idempotent)."""
-        await self._work.update_one(
+        result = await self._work.update_one(
             {"_id": concern_id},
             {"$setOnInsert": {"assignee_id": assignee_id, "open": True, "case_id": None, "created_at": at}},
             upsert=True,
         )
+        if result.upserted_id is not None and assignee_id is not None:
+            staff_id = assignee_id
+
+            def one_more(loads: dict[str, int]) -> None:
+                loads[staff_id] = loads.get(staff_id, 0) + 1
+
+            _LOADS.adjust(self._work.database.name, _ALL, one_more)
 
     async def reassign_work(self, concern_id: str, *, assignee_id: str | None, open_: bool) -> None:
-        await self._work.update_one(
-            {"_id": concern_id}, {"$set": {"assignee_id": assignee_id, "open": open_}}, upsert=True
-        )
+        with self._loads_changing():
+            await self._work.update_one(
+                {"_id": concern_id}, {"$set": {"assignee_id": assignee_id, "open": open_}}, upsert=True
+            )
 
     async def assign_case(self, case_id: str, *, assignee_id: str, at: datetime) -> None:
         """Counselling (re)assigned a case: the work moves to the new assignee."""
+        with self._loads_changing():
+            await self._assign_case(case_id, assignee_id=assignee_id, at=at)
+
+    async def _assign_case(self, case_id: str, *, assignee_id: str, at: datetime) -> None:
         result = await self._work.update_many(
             {"case_id": case_id}, {"$set": {"assignee_id": assignee_id, "assigned_at": at}}
         )
@@ -109,15 +140,20 @@ class StaffRepository:
         placeholder = await self._work.find_one({"_id": f"case:{case_id}"})
         if placeholder is None:
             return
-        linked = await self._work.update_many(
-            {"case_id": case_id, "_id": {"$ne": f"case:{case_id}"}},
-            {"$set": {"assignee_id": placeholder.get("assignee_id")}},
-        )
-        if linked.matched_count:
-            await self._work.delete_one({"_id": f"case:{case_id}"})
+        with self._loads_changing():
+            linked = await self._work.update_many(
+                {"case_id": case_id, "_id": {"$ne": f"case:{case_id}"}},
+                {"$set": {"assignee_id": placeholder.get("assignee_id")}},
+            )
+            if linked.matched_count:
+                await self._work.delete_one({"_id": f"case:{case_id}"})
 
     async def resolve_case(self, case_id: str, concern_ids: Sequence[str]) -> None:
         """The case is resolved: its work items close, and their concerns are linked to the case."""
+        with self._loads_changing():
+            await self._resolve_case(case_id, concern_ids)
+
+    async def _resolve_case(self, case_id: str, concern_ids: Sequence[str]) -> None:
         await update_by_ids(self._work, concern_ids, {"$set": {"case_id": case_id}})
         await self._work.update_many({"case_id": case_id}, {"$set": {"open": False}})
         placeholder = await self._work.find_one({"_id": f"case:{case_id}"})
@@ -129,6 +165,7 @@ class StaffRepository:
 
     async def reopen_case(self, case_id: str) -> list[str]:
         """The case's work items count again; returns the concerns they came from."""
-        await self._work.update_many({"case_id": case_id}, {"$set": {"open": True}})
+        with self._loads_changing():
+            await self._work.update_many({"case_id": case_id}, {"$set": {"open": True}})
         return [doc["_id"] async for doc in self._work.find({"case_id": case_id}, {"_id": 1})
                 if not str(doc["_id"]).startswith("case:")]

@@ -22,6 +22,7 @@ fi
 PG_PORT="${TONGPIN_PG_PORT:-54329}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 FERRET_BIN="$RUN/bin/tongpin-ferretdb"
+FERRET_UNANSWERED="${TONGPIN_FERRETDB_EXIT_UNANSWERED:-60s}"
 RABBIT_NODE="tongpin${AMQP_PORT}@localhost"
 
 log() { printf '[servers] %s\n' "$*" >&2; }
@@ -42,7 +43,7 @@ install() {
     apt-get install -y -qq --no-install-recommends rabbitmq-server postgresql >/dev/null
     PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
   fi
-  if [ ! -x "$FERRET_BIN" ] || [ "$ROOT/deploy/local/ferretdb/main.go" -nt "$FERRET_BIN" ]; then
+  if [ ! -x "$FERRET_BIN" ] || [ -n "$(find "$ROOT/deploy/local/ferretdb" -newer "$FERRET_BIN" -type f)" ]; then
     log "building FerretDB v1.24.2 (embedded) with $(go version | cut -d' ' -f3)"
     mkdir -p "$RUN/bin"
     (cd "$ROOT/deploy/local/ferretdb" && GOFLAGS=-mod=mod go build -trimpath -o "$FERRET_BIN" .)
@@ -99,10 +100,22 @@ start() {
   start_postgres
   if ! ferret_running; then
     log "starting FerretDB on 127.0.0.1:$MONGO_PORT (PostgreSQL backend)"
-    nohup "$FERRET_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --handler postgresql --log-level error \
-      --postgresql-url "postgres://tongpin@127.0.0.1:$PG_PORT/ferretdb" \
-      ${TONGPIN_FERRETDB_DEBUG_ADDR:+--debug-addr "$TONGPIN_FERRETDB_DEBUG_ADDR"} >>"$RUN/logs/ferretdb.log" 2>&1 &
-    echo $! >"$RUN/ferretdb.pid"
+    # FerretDB exits with status 3 when its own pings go unanswered for FERRET_UNANSWERED
+    # (deploy/local/ferretdb/watchdog.go): then it is started again. Any other end (stop, a kill) is final.
+    rm -f "$RUN/ferretdb.pid"
+    (
+      trap '' HUP
+      while :; do
+        nohup "$FERRET_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --handler postgresql --log-level error \
+          --postgresql-url "postgres://tongpin@127.0.0.1:$PG_PORT/ferretdb" --exit-unanswered "$FERRET_UNANSWERED" \
+          ${TONGPIN_FERRETDB_DEBUG_ADDR:+--debug-addr "$TONGPIN_FERRETDB_DEBUG_ADDR"} >>"$RUN/logs/ferretdb.log" 2>&1 &
+        echo $! >"$RUN/ferretdb.pid"
+        rc=0; wait $! || rc=$?
+        [ "$rc" -eq 3 ] || break
+        echo "[servers] FerretDB stopped answering; starting it again" >>"$RUN/logs/ferretdb.log"
+      done
+    ) </dev/null >/dev/null 2>&1 &
+    for _ in $(seq 1 50); do [ -s "$RUN/ferretdb.pid" ] && break; sleep 0.1; done
     wait_port "$MONGO_PORT" FerretDB
   fi
   if ! rabbit_running; then

@@ -1,5 +1,10 @@
 // Command tongpin-ferretdb runs FerretDB v1.24 embedded, with telemetry disabled and locked.
 //
+// With -exit-unanswered it also watches itself: FerretDB 1.24 can stop answering every command that needs
+// PostgreSQL (its connection pool's connections taken and never given back, after an overload) while still
+// answering the driver's heartbeats, so clients wait for ever. Then it exits with status 3, which
+// deploy/local/servers.sh takes as a request to start it again.
+//
 // `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds, but the binary panics at
 // start: the module as served by the proxy lacks build/version/version.txt, which FerretDB's own
 // main package requires. Its embeddable package skips that check, so this small main wraps it.
@@ -14,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -25,6 +31,8 @@ func main() {
 	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	debugAddr := flag.String("debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this address")
+	exitUnanswered := flag.Duration("exit-unanswered", 0,
+		"if set, exit with status 3 once pings through the listener have gone unanswered this long")
 	flag.Parse()
 
 	var level slog.Level
@@ -55,6 +63,10 @@ func main() {
 	defer stop()
 
 	logger.Info("listening", "uri", f.MongoDBURI())
+	if *exitUnanswered > 0 {
+		interval := min(*exitUnanswered/3, 10*time.Second)
+		go watch(*listen, interval, *exitUnanswered, logger, func() { os.Exit(3) })
+	}
 	if err := f.Run(ctx); err != nil {
 		logger.Error("run failed", "error", err)
 		os.Exit(1)

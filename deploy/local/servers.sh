@@ -100,7 +100,7 @@ start() {
   start_postgres
   if ! ferret_running; then
     log "starting FerretDB on 127.0.0.1:$MONGO_PORT (PostgreSQL backend)"
-    # FerretDB exits with status 3 when its own pings go unanswered for FERRET_UNANSWERED
+    # FerretDB exits with status 3 when its own probes go unanswered for FERRET_UNANSWERED
     # (deploy/local/ferretdb/watchdog.go): then it is started again. Any other end (stop, a kill) is final.
     rm -f "$RUN/ferretdb.pid"
     (

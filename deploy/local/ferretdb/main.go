@@ -2,7 +2,8 @@
 //
 // With -exit-unanswered it also watches itself: FerretDB 1.24 can stop answering every command that needs
 // PostgreSQL (its connection pool's connections taken and never given back, after an overload) while still
-// answering the driver's heartbeats, so clients wait for ever. Then it exits with status 3, which
+// answering the driver's heartbeats, so clients wait for ever. It probes itself through its own listener
+// (watchdog.go) and, once no probe has been answered for that long, exits with status 3, which
 // deploy/local/servers.sh takes as a request to start it again.
 //
 // `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds, but the binary panics at
@@ -32,7 +33,7 @@ func main() {
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	debugAddr := flag.String("debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this address")
 	exitUnanswered := flag.Duration("exit-unanswered", 0,
-		"if set, exit with status 3 once pings through the listener have gone unanswered this long")
+		"if set, exit with status 3 once probes through the listener have gone unanswered this long")
 	flag.Parse()
 
 	var level slog.Level

@@ -9,22 +9,46 @@ import (
 	"time"
 )
 
-// pingMessage is an OP_MSG carrying {ping: 1, $db: "admin"}. FerretDB answers ping only after asking its
-// backend for its status, so a reply (even an error, say when PostgreSQL is down) shows that commands
-// still get a PostgreSQL connection; no reply at all is the hang this watchdog exists for.
-func pingMessage(requestID int32) []byte {
-	doc := []byte{}
-	doc = append(doc, 0x10)
-	doc = append(doc, "ping\x00"...)
-	doc = binary.LittleEndian.AppendUint32(doc, 1)
-	doc = append(doc, 0x02)
-	doc = append(doc, "$db\x00"...)
-	doc = binary.LittleEndian.AppendUint32(doc, uint32(len("admin")+1))
-	doc = append(doc, "admin\x00"...)
-	doc = append(doc, 0x00)
-	body := binary.LittleEndian.AppendUint32(nil, uint32(len(doc)+4))
-	body = append(body, doc...)
+// The watchdog's probe: an insert of {_id: 1} into tongpin_watchdog.alive, which needs a PostgreSQL connection
+// every time (FerretDB answers ping from cached metadata when it has no database). After the first it fails
+// as a duplicate and so writes nothing; any reply, an error included (say when PostgreSQL is down), shows
+// that commands still get a connection. No reply at all is the hang this watchdog exists for.
 
+func bsonDocument(elements ...[]byte) []byte {
+	size := 4 + 1
+	for _, e := range elements {
+		size += len(e)
+	}
+	doc := binary.LittleEndian.AppendUint32(make([]byte, 0, size), uint32(size))
+	for _, e := range elements {
+		doc = append(doc, e...)
+	}
+	return append(doc, 0)
+}
+
+func bsonElement(kind byte, name string, value []byte) []byte {
+	e := append([]byte{kind}, name...)
+	e = append(e, 0)
+	return append(e, value...)
+}
+
+func bsonString(name, value string) []byte {
+	v := binary.LittleEndian.AppendUint32(nil, uint32(len(value)+1))
+	v = append(v, value...)
+	return bsonElement(0x02, name, append(v, 0))
+}
+
+func bsonInt32(name string, value int32) []byte {
+	return bsonElement(0x10, name, binary.LittleEndian.AppendUint32(nil, uint32(value)))
+}
+
+// probeMessage is the OP_MSG of the probe's insert command.
+func probeMessage(requestID int32) []byte {
+	body := bsonDocument(
+		bsonString("insert", "alive"),
+		bsonElement(0x04, "documents", bsonDocument(bsonElement(0x03, "0", bsonDocument(bsonInt32("_id", 1))))),
+		bsonString("$db", "tongpin_watchdog"),
+	)
 	msg := make([]byte, 0, 16+4+1+len(body))
 	msg = binary.LittleEndian.AppendUint32(msg, uint32(16+4+1+len(body))) // messageLength
 	msg = binary.LittleEndian.AppendUint32(msg, uint32(requestID))
@@ -35,8 +59,8 @@ func pingMessage(requestID int32) []byte {
 	return append(msg, body...)
 }
 
-// ping sends one ping to addr and waits up to timeout for the whole reply.
-func ping(addr string, requestID int32, timeout time.Duration) error {
+// probe sends the probe to addr and waits up to timeout for the whole reply.
+func probe(addr string, requestID int32, timeout time.Duration) error {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return err
@@ -45,7 +69,7 @@ func ping(addr string, requestID int32, timeout time.Duration) error {
 	if err = conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
-	if _, err = conn.Write(pingMessage(requestID)); err != nil {
+	if _, err = conn.Write(probeMessage(requestID)); err != nil {
 		return err
 	}
 	header := make([]byte, 16)
@@ -60,13 +84,13 @@ func ping(addr string, requestID int32, timeout time.Duration) error {
 	return err
 }
 
-// watch pings the server through its own listener every interval and calls stuck once no ping has been
+// watch probes the server through its own listener every interval and calls stuck once no probe has been
 // answered for unanswered (counting from the first answer, so a slow start is not taken for a hang).
 func watch(addr string, interval, unanswered time.Duration, logger *slog.Logger, stuck func()) {
 	var lastAnswer time.Time
 	for id := int32(1); ; id++ {
 		time.Sleep(interval)
-		err := ping(addr, id, interval)
+		err := probe(addr, id, interval)
 		if err == nil {
 			lastAnswer = time.Now()
 			continue
@@ -75,9 +99,9 @@ func watch(addr string, interval, unanswered time.Duration, logger *slog.Logger,
 			continue
 		}
 		silent := time.Since(lastAnswer)
-		logger.Warn("ping unanswered", "error", err, "silent", silent.Round(time.Second).String())
+		logger.Warn("probe unanswered", "error", err, "silent", silent.Round(time.Second).String())
 		if silent >= unanswered {
-			logger.Error("no ping answered; exiting so that the server is started again", "silent", silent.String())
+			logger.Error("no probe answered; exiting so that the server is started again", "silent", silent.String())
 			stuck()
 			return
 		}

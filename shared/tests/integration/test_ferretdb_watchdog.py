@@ -79,7 +79,7 @@ async def test_a_ferretdb_whose_postgresql_connections_stop_answering_exits_to_b
         proxy.frozen = True  # PostgreSQL still accepts connections but nothing comes back
         assert await asyncio.wait_for(process.wait(), timeout=30) == 3
         assert process.stderr is not None
-        assert b"no ping answered" in await process.stderr.read()
+        assert b"no probe answered" in await process.stderr.read()
     finally:
         if process.returncode is None:
             process.kill()

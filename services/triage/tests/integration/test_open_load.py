@@ -73,3 +73,25 @@ async def test_open_load_is_counted_once_and_stays_equal_to_a_recount(mongodb_ur
     finally:
         await client.drop_database(db.name)
         await client.close()
+
+
+async def test_cases_opened_and_assigned_move_the_load_without_counting_it_again(mongodb_url, run_id):
+    listener = Aggregates()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[listener])
+    db = service_database(client, f"{run_id}_triage_cases")
+    staff = StaffRepository(db)
+    try:
+        for i in range(6):
+            await staff.add_work(f"c{i:02d}", assignee_id=STAFF[i % 3], at=AT)
+        assert await staff.open_load(STAFF) == {"s1": 2, "s2": 2, "s3": 2}
+        for i in range(6):  # as every concern that becomes a case: opened from it, then assigned
+            await staff.link_case(f"case-{i}", concern_id=f"c{i:02d}", at=AT)
+            await staff.assign_case(f"case-{i}", assignee_id="s1", at=AT)
+            assert await staff.open_load(STAFF) == await recount(db)
+        assert await staff.open_load(STAFF) == {"s1": 6}
+        await staff.assign_case("case-0", assignee_id="s2", at=AT)  # reassigned
+        assert await staff.open_load(STAFF) == await recount(db) == {"s1": 5, "s2": 1}
+        assert listener.count == 1
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

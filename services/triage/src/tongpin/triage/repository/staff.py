@@ -107,16 +107,35 @@ class StaffRepository:
             )
 
     async def assign_case(self, case_id: str, *, assignee_id: str, at: datetime) -> None:
-        """Counselling (re)assigned a case: the work moves to the new assignee."""
-        with self._loads_changing():
-            await self._assign_case(case_id, assignee_id=assignee_id, at=at)
+        """Counselling (re)assigned a case: the work moves to the new assignee.
 
-    async def _assign_case(self, case_id: str, *, assignee_id: str, at: datetime) -> None:
+        Each case is assigned once at least, so rather than count everyone's load again the kept loads move
+        the case's open items from their assignees to the new one, provided no other write of this process
+        came between reading those items and moving them (then the kept loads are dropped)."""
+        scope = self._work.database.name
+        before = _LOADS.changes(scope)
+        moving = [doc.get("assignee_id") async for doc in self._work.find({"case_id": case_id, "open": True},
+                                                                             {"assignee_id": 1})]
         result = await self._work.update_many(
             {"case_id": case_id}, {"$set": {"assignee_id": assignee_id, "assigned_at": at}}
         )
         if result.matched_count:
+            if _LOADS.changes(scope) != before:
+                _LOADS.changing(scope)
+                return
+
+            def moved(loads: dict[str, int]) -> None:
+                for previous in moving:
+                    if previous is not None and loads.get(previous):
+                        loads[previous] -= 1
+                    loads[assignee_id] = loads.get(assignee_id, 0) + 1
+
+            _LOADS.adjust(scope, _ALL, moved)
             return
+        with self._loads_changing():
+            await self._assign_placeholder(case_id, assignee_id=assignee_id, at=at)
+
+    async def _assign_placeholder(self, case_id: str, *, assignee_id: str, at: datetime) -> None:
         # The case is not yet linked to a concern triage knows: it is one item of its own until it is.
         await self._work.update_one(
             {"_id": f"case:{case_id}"},
@@ -133,6 +152,8 @@ class StaffRepository:
             {"$set": {"case_id": case_id}, "$setOnInsert": {"open": True, "created_at": at, "assignee_id": None}},
             upsert=True,
         )
+        # No load changes, but the items of a case do: an assign_case under way must not trust what it read.
+        _LOADS.adjust(self._work.database.name, _ALL, lambda loads: None)
         await self._settle(case_id)
 
     async def _settle(self, case_id: str) -> None:

@@ -3,6 +3,7 @@ writes (one more for a new item; read again after any other change), and always 
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -92,6 +93,16 @@ async def test_cases_opened_and_assigned_move_the_load_without_counting_it_again
         await staff.assign_case("case-0", assignee_id="s2", at=AT)  # reassigned
         assert await staff.open_load(STAFF) == await recount(db) == {"s1": 5, "s2": 1}
         assert listener.count == 1
+
+        # Assignments of one case, its opening from another concern and new work, all at once: whatever the
+        # interleaving, the loads equal a recount.
+        for round_ in range(3):
+            await asyncio.gather(
+                *(staff.assign_case("case-1", assignee_id=who, at=AT) for who in STAFF),
+                staff.link_case("case-1", concern_id=f"n{round_}-linked", at=AT),
+                *(staff.add_work(f"n{round_}-{i}", assignee_id=STAFF[i % 3], at=AT) for i in range(5)),
+            )
+            assert await staff.open_load(STAFF) == await recount(db)
     finally:
         await client.drop_database(db.name)
         await client.close()

@@ -45,11 +45,6 @@ class ProcessCache(Generic[Value]):
         else:
             self._kept.get(key, {}).pop(item, None)
 
-    def changes(self, scope: Hashable) -> int:
-        """How many changes the scope has seen: equal before and after a read and a write means no other write
-        of this process came between them (each calls ``changing`` or ``adjust``)."""
-        return self._changes.get(self._key(scope), 0)
-
     def adjust(self, scope: Hashable, item: Hashable, change: Callable[[Value], None]) -> None:
         """A write whose effect on an item is known has just succeeded: apply ``change`` to the kept value (if
         one is kept) instead of dropping it, and count a change, so a read begun before the write is not kept.

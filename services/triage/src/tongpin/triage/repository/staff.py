@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,9 @@ _POOLS: ProcessCache[list[dict[str, Any]]] = ProcessCache()
 # A new item adds one to its assignee's count; any other change of assignees or of open items drops it.
 _LOADS: ProcessCache[dict[str, int]] = ProcessCache()
 _ALL = "all"
+# Writes that may change which work items a case has or who holds them, counted per database: an assignment
+# moves the kept loads by what it read of its case's items only if none of these came between.
+_CASE_WRITES: Counter[str] = Counter()
 
 
 class StaffRepository:
@@ -39,11 +43,14 @@ class StaffRepository:
     @contextlib.contextmanager
     def _loads_changing(self) -> Iterator[None]:
         """Around a write that may change assignees or open items: the kept loads are dropped."""
-        _LOADS.changing(self._work.database.name)
+        scope = self._work.database.name
+        _LOADS.changing(scope)
+        _CASE_WRITES[scope] += 1
         try:
             yield
         finally:
-            _LOADS.changing(self._work.database.name)
+            _LOADS.changing(scope)
+            _CASE_WRITES[scope] += 1
 
     async def upsert_if_newer(self, staff_id: str, fields: dict[str, Any]) -> bool:
         """Record a staff member's state unless a newer one is already stored (events may arrive out of order)."""
@@ -110,17 +117,18 @@ class StaffRepository:
         """Counselling (re)assigned a case: the work moves to the new assignee.
 
         Each case is assigned once at least, so rather than count everyone's load again the kept loads move
-        the case's open items from their assignees to the new one, provided no other write of this process
-        came between reading those items and moving them (then the kept loads are dropped)."""
+        the case's open items from their assignees to the new one, provided no write that changes a case's
+        items or their holders came between reading those items and moving them (else they are dropped)."""
         scope = self._work.database.name
-        before = _LOADS.changes(scope)
+        _CASE_WRITES[scope] += 1  # another assignment of the case under way will not trust its reading
+        before = _CASE_WRITES[scope]
         moving = [doc.get("assignee_id") async for doc in self._work.find({"case_id": case_id, "open": True},
                                                                              {"assignee_id": 1})]
         result = await self._work.update_many(
             {"case_id": case_id}, {"$set": {"assignee_id": assignee_id, "assigned_at": at}}
         )
         if result.matched_count:
-            if _LOADS.changes(scope) != before:
+            if _CASE_WRITES[scope] != before:
                 _LOADS.changing(scope)
                 return
 
@@ -152,8 +160,8 @@ class StaffRepository:
             {"$set": {"case_id": case_id}, "$setOnInsert": {"open": True, "created_at": at, "assignee_id": None}},
             upsert=True,
         )
-        # No load changes, but the items of a case do: an assign_case under way must not trust what it read.
-        _LOADS.adjust(self._work.database.name, _ALL, lambda loads: None)
+        # No load changes, but the items of a case do: an assignment under way must not trust what it read.
+        _CASE_WRITES[self._work.database.name] += 1
         await self._settle(case_id)
 
     async def _settle(self, case_id: str) -> None:

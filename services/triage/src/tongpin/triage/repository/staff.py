@@ -22,7 +22,8 @@ from tongpin.triage.repository.collections import STAFF, WORKLOAD
 _POOLS: ProcessCache[list[dict[str, Any]]] = ProcessCache()
 # Open work items per assignee, kept the same way: every decision reads the load of its pool, and counting it
 # reads every open item (on FerretDB the aggregate decodes each one), a cost that grows with the open work.
-# A new item adds one to its assignee's count; any other change of assignees or of open items drops it.
+# A new item adds one to its assignee's count and an assignment moves its case's open items; any other change
+# of assignees or of open items (reassignment, resolution, reopening, a placeholder folded in) drops them.
 _LOADS: ProcessCache[dict[str, int]] = ProcessCache()
 _ALL = "all"
 # Writes that may change which work items a case has or who holds them, counted per database: an assignment

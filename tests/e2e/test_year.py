@@ -107,9 +107,12 @@ async def test_a_year_reports_what_happened(seed, settings_env, clean_run, signi
                             oversight=oversight_api)
         credentials = Credentials(admin=signing_key.headers("admin"), system=signing_key.headers("system"),
                                   staff_password="演示口令-e2e-123")
-        player = Player(plan, services, credentials, clock=SimulatedHand(clock), timeout=60)
+        # The player's narrative (and what oversight refused, if the report never settles) is printed, so a
+        # failure shows it beside every difference.
+        player = Player(plan, services, credentials, clock=SimulatedHand(clock), timeout=60, log=print)
         report = await player.play()
-        assert differences(report, plan.expected) == [], player.outcome.counts
+        missing = differences(report, plan.expected)
+        assert missing == [], (missing, player.outcome.counts)
         assert report["period"]["key"] == plan.period
         resolved = report["cases"]["resolved"]["total"]
         assert report["targets"]["first_response"] == {"met": resolved, "missed": 0, "rate": 1.0 if resolved else None}

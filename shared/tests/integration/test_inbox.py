@@ -6,31 +6,16 @@ import asyncio
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from tongpin.shared.messaging.inbox import Inbox
+from tongpin.shared.testing.commands import SentCommands
 
 pytestmark = pytest.mark.integration
 
 
-class Inserts(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.by_collection: dict[str, int] = {}
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "insert":
-            name = event.command["insert"]
-            self.by_collection[name] = self.by_collection.get(name, 0) + 1
-
-    def succeeded(self, event: Any) -> None:
-        pass
-
-    def failed(self, event: Any) -> None:
-        pass
-
-
 async def test_concurrent_claims_and_records_go_in_groups(mongodb_url, run_id, drop_databases):
-    inserts = Inserts()
+    inserts = SentCommands()
     client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[inserts])
     try:
         db = client[f"{run_id}_inbox"]
@@ -41,11 +26,11 @@ async def test_concurrent_claims_and_records_go_in_groups(mongodb_url, run_id, d
         claimed = await asyncio.gather(*(inbox.claim(event_id=i, event_type="concern.raised.v1")
                                          for i in [*ids, "e-7", "e-earlier"]))
         assert claimed[:60] == [True] * 60 and claimed[60:] == [False, False]
-        assert inserts.by_collection["inbox_claims"] <= 3  # the earlier one, then the waiting ones together
+        assert inserts.count("insert", "inbox_claims") <= 3  # the earlier one, then the waiting ones together
         recorded = await asyncio.gather(*(inbox.record(event_id=i, event_type="concern.raised.v1") for i in ids))
         assert recorded == [True] * 60
         assert await inbox.record(event_id="e-3", event_type="concern.raised.v1") is False
-        assert inserts.by_collection["inbox"] <= 3
+        assert inserts.count("insert", "inbox") <= 3
         assert await inbox.seen("e-59") and not await inbox.seen("e-earlier")
         assert await db["inbox"].count_documents({}) == 60
         assert await db["inbox_claims"].count_documents({}) == 61

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 import aio_pika
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import ConcernRaised, make_event
 from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, stage, with_outbox
 from tongpin.shared.messaging.publisher import Publisher
 from tongpin.shared.mongo import service_database
+from tongpin.shared.testing.commands import SentCommands
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +40,37 @@ class StagingPublisher(Publisher):
         await self.inner.publish(ev)
 
 
+async def relay_all(db, coll, amqp_url: str, run_id: str, *, late_in: str, batch: int) -> tuple[StagingPublisher, int]:
+    """Drain the relay until nothing is left (a late event staged into ``late_in`` on the way); how many went out."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        inner = await Publisher.open(connection=connection, exchange_name=f"{run_id}.events", service="test")
+        publisher = StagingPublisher(inner, coll=coll, doc_id=late_in)
+        relay = OutboxRelay(database=db, collections=["messages"], publisher=publisher, batch=batch)
+        published = 0
+        for _ in range(10):
+            sent = await relay.drain()
+            published += sent
+            if not sent:
+                break
+    finally:
+        await connection.close()
+    return publisher, published
+
+
+async def assert_each_once_and_cleared(event_capture, coll, staged: list[CloudEvent], publisher: StagingPublisher,
+                                       published: int) -> None:
+    """Every staged event, the late one included, reached the broker exactly once; every outbox is empty."""
+    assert publisher.late is not None
+    expected = {e.id for e in staged} | {publisher.late.id}
+    await event_capture.wait_for(lambda got: len(got) >= len(expected), timeout=10)
+    await asyncio.sleep(0.3)
+    assert sorted(e.id for e in event_capture.events) == sorted(expected)  # each exactly once
+    assert published == len(expected)
+    docs = await coll.find({}).to_list()
+    assert all(d["outbox"] == {} and d["outbox_pending"] == 0 and d["outbox_dirty"] is False for d in docs)
+
+
 async def test_relay_publishes_each_event_once_and_clears_outboxes_in_batches(
     mongo_client, amqp_url, clean_run, event_capture
 ):
@@ -50,45 +82,9 @@ async def test_relay_publishes_each_event_once_and_clears_outboxes_in_batches(
         events = [event(f"d-{i}") for _ in range(1 + i % 2)]
         staged += events
         await coll.insert_one(with_outbox({"_id": f"d-{i}"}, events))
-    connection = await aio_pika.connect_robust(amqp_url)
-    try:
-        inner = await Publisher.open(connection=connection, exchange_name=f"{clean_run}.events", service="test")
-        publisher = StagingPublisher(inner, coll=coll, doc_id="d-7")
-        relay = OutboxRelay(database=db, collections=["messages"], publisher=publisher, batch=25)
-        published = 0
-        for _ in range(10):
-            sent = await relay.drain()
-            published += sent
-            if not sent:
-                break
-    finally:
-        await connection.close()
-    assert publisher.late is not None
-    expected = {e.id for e in staged} | {publisher.late.id}
-    await event_capture.wait_for(lambda got: len(got) >= len(expected), timeout=10)
-    await asyncio.sleep(0.3)
-    assert sorted(e.id for e in event_capture.events) == sorted(expected)  # each exactly once
-    assert published == len(expected)
-    docs = await coll.find({}).to_list()
-    assert all(d["outbox"] == {} and d["outbox_pending"] == 0 and d["outbox_dirty"] is False for d in docs)
+    publisher, published = await relay_all(db, coll, amqp_url, clean_run, late_in="d-7", batch=25)
+    await assert_each_once_and_cleared(event_capture, coll, staged, publisher, published)
     assert (await coll.find_one({"_id": "d-7"}))["touched"] is True
-
-
-class UpdateFilters(monitoring.CommandListener):
-    """The filter of every update statement sent."""
-
-    def __init__(self) -> None:
-        self.filters: list[dict] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "update":
-            self.filters.extend(dict(statement["q"]) for statement in event.command["updates"])
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 async def test_a_backlog_is_cleared_by_id_where_in_reads_every_pending_document(
@@ -96,7 +92,7 @@ async def test_a_backlog_is_cleared_by_id_where_in_reads_every_pending_document(
 ):
     # On FerretDB (ids_one_by_one) an `$in` update reads and decodes every pending document, once per batch:
     # with more pending than a batch the relay clears by id, and keeps one `$in` update for the last batch.
-    listener = UpdateFilters()
+    listener = SentCommands()
     client = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[listener])
     db = service_database(client, f"{clean_run}_backlog")
     db.ids_one_by_one = True
@@ -105,34 +101,17 @@ async def test_a_backlog_is_cleared_by_id_where_in_reads_every_pending_document(
     staged = [event(f"b-{i:02d}") for i in range(35)]
     for ev in staged:
         await coll.insert_one(with_outbox({"_id": ev.subject}, [ev]))
-    connection = await aio_pika.connect_robust(amqp_url)
     try:
-        inner = await Publisher.open(connection=connection, exchange_name=f"{clean_run}.events", service="test")
         # One document of the first batch gets a new event while its first one is on its way.
-        publisher = StagingPublisher(inner, coll=coll, doc_id="b-03")
-        relay = OutboxRelay(database=db, collections=["messages"], publisher=publisher, batch=10)
-        published = 0
-        for _ in range(10):
-            sent = await relay.drain()
-            published += sent
-            if not sent:
-                break
-        assert publisher.late is not None
-        expected = {e.id for e in staged} | {publisher.late.id}
-        await event_capture.wait_for(lambda got: len(got) >= len(expected), timeout=10)
-        await asyncio.sleep(0.3)
-        assert sorted(e.id for e in event_capture.events) == sorted(expected)  # each exactly once
-        assert published == len(expected)
-        docs = await coll.find({}).to_list()
-        assert len(docs) == 35
-        assert all(d["outbox"] == {} and d["outbox_pending"] == 0 and d["outbox_dirty"] is False for d in docs)
-        clearing = [f for f in listener.filters if "outbox_dirty" in f]
+        publisher, published = await relay_all(db, coll, amqp_url, clean_run, late_in="b-03", batch=10)
+        await assert_each_once_and_cleared(event_capture, coll, staged, publisher, published)
+        assert await coll.count_documents({}) == 35
+        clearing = [f for f in listener.update_filters() if "outbox_dirty" in f]
         by_list = [f for f in clearing if isinstance(f.get("_id"), dict)]
         # Only the last, short batch (the five left and b-03 again, for its late event) goes by `$in`.
         assert len(by_list) == 1 and set(by_list[0]["_id"]["$in"]) == {f"b-{i}" for i in range(30, 35)} | {"b-03"}
         assert len([f for f in clearing if isinstance(f.get("_id"), str)]) >= 30
     finally:
-        await connection.close()
         await client.close()
 
 

@@ -7,31 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from tongpin.shared.mongo import service_database
+from tongpin.shared.testing.commands import SentCommands
 from tongpin.triage.repository import DecisionRepository, StaffRepository
 
 pytestmark = pytest.mark.integration
 
 AT = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
-
-
-class Filters(monitoring.CommandListener):
-    """The filter of every update statement sent."""
-
-    def __init__(self) -> None:
-        self.updates: list[dict[str, Any]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "update":
-            self.updates.extend(dict(statement["q"]) for statement in event.command["updates"])
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 def _decision(concern_id: str, **extra: Any) -> dict[str, Any]:
@@ -41,7 +25,7 @@ def _decision(concern_id: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("one_by_one", [True, False], ids=["one-by-one", "in-query"])
 async def test_a_list_of_concerns_is_changed_by_id_and_only_those(mongodb_url, run_id, one_by_one):
-    listener = Filters()
+    listener = SentCommands()
     client: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[listener])
     db = service_database(client, f"{run_id}_triage_ids")
     db.ids_one_by_one = one_by_one  # type: ignore[attr-defined]
@@ -73,7 +57,7 @@ async def test_a_list_of_concerns_is_changed_by_id_and_only_those(mongodb_url, r
         assert {k for k, d in work.items() if d["case_id"] == "case-1"} == {"c03", "c07", "c11"}
         assert "gone" not in docs and "gone" not in work
 
-        by_list = [f for f in listener.updates if isinstance(f.get("_id"), dict)]
+        by_list = [f for f in listener.update_filters() if isinstance(f.get("_id"), dict)]
         if one_by_one:
             # FerretDB hands PostgreSQL an _id equality, never an $in: each update reads one document.
             assert by_list == [], by_list

@@ -32,6 +32,11 @@ _SETTINGS_DEFAULTS: dict[str, Any] = {
     "committee_severity": {"pay_benefits": "high"},
 }
 _TOP_FIELDS = frozenset({"version", "name", "description", "settings", "cues", "rules"})
+# Settings that list codes: what they may hold, and what the error calls such a code.
+_LISTED: dict[str, tuple[tuple[str, ...], str]] = {
+    "category_priority": (CATEGORIES, "类别"), "committee_categories": (CATEGORIES, "类别"),
+    "committee_flags": (RISK_FLAGS, "风险标记"),
+}
 
 
 def parse_ruleset(text: str) -> RuleSet:
@@ -104,16 +109,11 @@ def _parse_settings(raw: Any, loc: _Locator, errors: list[tuple[int, str]]) -> d
                 errors.append((line, "min_score 必须是非负数"))
             else:
                 settings[key] = float(value)
-        elif key in ("category_priority", "committee_categories"):
-            bad = _not_in(value, CATEGORIES)
+        elif key in _LISTED:
+            allowed, what = _LISTED[key]
+            bad = _not_in(value, allowed)
             if bad is not None:
-                errors.append((line, f"{key} 含未知类别 {bad!r}"))
-            else:
-                settings[key] = list(value)
-        elif key == "committee_flags":
-            bad = _not_in(value, RISK_FLAGS)
-            if bad is not None:
-                errors.append((line, f"{key} 含未知风险标记 {bad!r}"))
+                errors.append((line, f"{key} 含未知{what} {bad!r}"))
             else:
                 settings[key] = list(value)
         elif key == "committee_severity":

@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// The watchdog's probe: an insert of {_id: 1} into tongpin_watchdog.alive, which needs a PostgreSQL connection
-// every time (FerretDB answers ping from cached metadata when it has no database). After the first it fails
-// as a duplicate and so writes nothing; any reply, an error included (say when PostgreSQL is down), shows
+// The watchdog's probe: a find of {_id: 1} in tongpin_watchdog.alive, which FerretDB answers with a SELECT,
+// so it needs a PostgreSQL connection (ping does not: FerretDB answers it from cached metadata when it holds
+// no database). The document is inserted once, by the first probe; after that nothing is written, and no
+// probe fails as a duplicate into the logs. Any reply, an error included (say when PostgreSQL is down), shows
 // that commands still get a connection. No reply at all is the hang this watchdog exists for.
 
 func bsonDocument(elements ...[]byte) []byte {
@@ -42,13 +43,27 @@ func bsonInt32(name string, value int32) []byte {
 	return bsonElement(0x10, name, binary.LittleEndian.AppendUint32(nil, uint32(value)))
 }
 
-// probeMessage is the OP_MSG of the probe's insert command.
-func probeMessage(requestID int32) []byte {
-	body := bsonDocument(
+// insertCommand stores the document the probes read.
+func insertCommand() []byte {
+	return bsonDocument(
 		bsonString("insert", "alive"),
 		bsonElement(0x04, "documents", bsonDocument(bsonElement(0x03, "0", bsonDocument(bsonInt32("_id", 1))))),
 		bsonString("$db", "tongpin_watchdog"),
 	)
+}
+
+// findCommand reads it.
+func findCommand() []byte {
+	return bsonDocument(
+		bsonString("find", "alive"),
+		bsonElement(0x03, "filter", bsonDocument(bsonInt32("_id", 1))),
+		bsonInt32("limit", 1),
+		bsonString("$db", "tongpin_watchdog"),
+	)
+}
+
+// opMsg wraps a command document in an OP_MSG.
+func opMsg(requestID int32, body []byte) []byte {
 	msg := make([]byte, 0, 16+4+1+len(body))
 	msg = binary.LittleEndian.AppendUint32(msg, uint32(16+4+1+len(body))) // messageLength
 	msg = binary.LittleEndian.AppendUint32(msg, uint32(requestID))
@@ -59,8 +74,8 @@ func probeMessage(requestID int32) []byte {
 	return append(msg, body...)
 }
 
-// probe sends the probe to addr and waits up to timeout for the whole reply.
-func probe(addr string, requestID int32, timeout time.Duration) error {
+// probe sends one command to addr and waits up to timeout for the whole reply.
+func probe(addr string, requestID int32, command []byte, timeout time.Duration) error {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return err
@@ -69,7 +84,7 @@ func probe(addr string, requestID int32, timeout time.Duration) error {
 	if err = conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
-	if _, err = conn.Write(probeMessage(requestID)); err != nil {
+	if _, err = conn.Write(opMsg(requestID, command)); err != nil {
 		return err
 	}
 	header := make([]byte, 16)
@@ -90,7 +105,11 @@ func watch(addr string, interval, unanswered time.Duration, logger *slog.Logger,
 	var lastAnswer time.Time
 	for id := int32(1); ; id++ {
 		time.Sleep(interval)
-		err := probe(addr, id, interval)
+		command := findCommand()
+		if lastAnswer.IsZero() {
+			command = insertCommand() // until the first answer; after it the document is there to read
+		}
+		err := probe(addr, id, command, interval)
 		if err == nil {
 			lastAnswer = time.Now()
 			continue

@@ -22,7 +22,8 @@ fi
 PG_PORT="${TONGPIN_PG_PORT:-54329}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 FERRET_BIN="$RUN/bin/tongpin-ferretdb"
-FERRET_UNANSWERED="${TONGPIN_FERRETDB_EXIT_UNANSWERED:-60s}"
+# Off (0) unless set, e.g. 60s: see README, "Running on FerretDB".
+FERRET_UNANSWERED="${TONGPIN_FERRETDB_EXIT_UNANSWERED:-0}"
 RABBIT_NODE="tongpin${AMQP_PORT}@localhost"
 
 log() { printf '[servers] %s\n' "$*" >&2; }

@@ -312,8 +312,9 @@ class Player:
                 # Played before: a later move of this member is already recorded.
                 self.outcome.bump("moves already recorded")
                 return
-            _check(response, 200, 201)
-            self.outcome.bump(f"{action}s")
+            # "changed": false when intake had the move already (and announced nothing).
+            changed = _check(response, 200, 201)["changed"]
+            self.outcome.bump(f"{action}s" if changed else f"{action}s already recorded")
 
     async def memberships(self) -> None:
         await asyncio.gather(*(self._moves(m) for m in self.plan.members if m.moves))

@@ -43,6 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "demo"))
 from player import Credentials, Player, Services, SimulatedHand
 from scenario import BUREAU_TZ, Message, Params, Plan, plan_year
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from trail import membership_trail
+
 pytestmark = pytest.mark.e2e
 
 UNITS = ("dongcheng", "xicheng")
@@ -235,7 +239,8 @@ async def retry_queues(amqp_url, clean_run):
     await delete_test_topology(amqp_url, run_id=clean_run, retry_delays=RETRIES)
 
 
-async def test_two_units_add_up_month_by_month_to_what_was_done(settings_env, clean_run, signing_key, retry_queues):
+async def test_two_units_add_up_month_by_month_to_what_was_done(settings_env, clean_run, signing_key, retry_queues,
+                                                               event_capture, mongo_client):
     plan = plan_year(YEAR, seed=25)
     planned = Truth(plan)
     # Each unit's year has every kind of fact its report counts, so no per-unit figure is right by being zero.
@@ -277,6 +282,9 @@ async def test_two_units_add_up_month_by_month_to_what_was_done(settings_env, cl
                 assigned, opened = report["cases"]["assignments"], want["cases"]["opened"]
                 if period == "2025" and not opened <= assigned <= opened + overridden + want["concerns"]["crisis"]:
                     wrong.append(f"{period} {unit} cases.assignments: {assigned} for {opened} cases opened")
+        if wrong:
+            for line in await membership_trail(event_capture, mongo_client, clean_run):
+                print(line)
         assert wrong == [], "\n".join(wrong[:40])
         assert checked > 3000
         # Items followed their cases: none is left received while its case is resolved.

@@ -33,6 +33,10 @@ from player import Credentials, Player, Services, SimulatedHand, differences
 from pool import MISROUTED, POOL
 from scenario import Params, plan_year, source_year
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from trail import membership_trail
+
 pytestmark = pytest.mark.e2e
 
 # Each seed plays a different small year; the parameters vary the mix as well.
@@ -87,7 +91,8 @@ async def oversight_retry_queues(amqp_url, clean_run):
 
 
 @pytest.mark.parametrize("seed", sorted(YEARS))
-async def test_a_year_reports_what_happened(seed, settings_env, clean_run, signing_key, oversight_retry_queues):
+async def test_a_year_reports_what_happened(seed, settings_env, clean_run, signing_key, oversight_retry_queues,
+                                            event_capture, mongo_client):
     plan = plan_year(YEARS[seed], seed=seed)
     counselling_settings = settings_env(
         "counselling", jwt_private_key_pem=signing_key.private_pem, jwt_key_id=signing_key.kid,
@@ -112,6 +117,9 @@ async def test_a_year_reports_what_happened(seed, settings_env, clean_run, signi
         player = Player(plan, services, credentials, clock=SimulatedHand(clock), timeout=60, log=print)
         report = await player.play()
         missing = differences(report, plan.expected)
+        if missing:
+            for line in await membership_trail(event_capture, mongo_client, clean_run):
+                print(line)
         assert missing == [], (missing, player.outcome.counts)
         assert report["period"]["key"] == plan.period
         resolved = report["cases"]["resolved"]["total"]

@@ -14,7 +14,7 @@ from tongpin.shared.envelope import CloudEvent
 from tongpin.shared.events import ConcernRaised, make_event
 from tongpin.shared.messaging.outbox import OUTBOX_INDEX, OutboxRelay, stage, with_outbox
 from tongpin.shared.messaging.publisher import Publisher
-from tongpin.shared.mongo import service_database
+from tongpin.shared.mongo import SerialisedCollection, SerialisedDatabase, service_database
 from tongpin.shared.testing.commands import SentCommands
 
 pytestmark = pytest.mark.integration
@@ -113,6 +113,45 @@ async def test_a_backlog_is_cleared_by_id_where_in_reads_every_pending_document(
         assert len([f for f in clearing if isinstance(f.get("_id"), str)]) >= 30
     finally:
         await client.close()
+
+
+class WritesAfterClear(SerialisedDatabase):
+    """A service database whose next write (``after_clear``) lands right after the relay's batch clear."""
+
+    after_clear = None
+
+    def __getitem__(self, name: str):
+        return ClearWatched(self, name)
+
+
+class ClearWatched(SerialisedCollection):
+    async def update_many(self, filter, update, *args, **kwargs):
+        result = await super().update_many(filter, update, *args, **kwargs)
+        write, self.database.after_clear = self.database.after_clear, None
+        if write is not None:
+            await write()
+        return result
+
+
+async def test_an_event_staged_after_the_batch_clear_still_goes_out(mongo_client, amqp_url, clean_run, event_capture):
+    # One document of the batch (r-1) gets an event while its first is on its way, so the batch clear misses it
+    # and the relay looks again at the documents it could not clear; r-3 was cleared and got a new event just
+    # after. That event is still to be published: the second look must not take it for the one that went out.
+    db = WritesAfterClear(mongo_client, f"{clean_run}_after_clear")
+    coll = db["messages"]
+    await coll.create_indexes([OUTBOX_INDEX])
+    staged = [event(f"r-{i}") for i in range(5)]
+    for ev in staged:
+        await coll.insert_one(with_outbox({"_id": ev.subject}, [ev]))
+    after = event("r-3")
+
+    async def stage_after() -> None:
+        await coll.update_one({"_id": "r-3"}, stage({"$set": {"touched": True}}, [after]))
+
+    db.after_clear = stage_after
+    publisher, published = await relay_all(db, coll, amqp_url, clean_run, late_in="r-1", batch=25)
+    assert db.after_clear is None  # the write landed after the clear
+    await assert_each_once_and_cleared(event_capture, coll, [*staged, after], publisher, published)
 
 
 def finds(service: str, collection: str) -> float:

@@ -251,14 +251,25 @@ class OutboxRelay:
     async def _remove_from_one(
         self, coll: AsyncCollection[Any], doc_id: Any, confirmed: list[str], entries: int
     ) -> None:
+        """Take one document's confirmed events out of its outbox, each only while it is still there.
+
+        The document may have been cleared already (by the batch update) and been given new events since:
+        an update that relied on ``outbox_pending`` alone would then count the new events as the ones that
+        went out, and leave them stranded with the document marked clean.
+        """
         if not confirmed:
             return
+        still_there = {f"outbox.{eid}": {"$exists": True} for eid in confirmed}
         removal: dict[str, Any] = {"$unset": {f"outbox.{eid}": "" for eid in confirmed},
                                    "$inc": {"outbox_pending": -len(confirmed)}}
         done = await coll.update_one(
-            {"_id": doc_id, "outbox_pending": entries},
+            {"_id": doc_id, "outbox_pending": entries, **still_there},
             {**removal, "$set": {"outbox_dirty": len(confirmed) < entries}},
         )
-        if done.matched_count == 0:
-            await coll.update_one({"_id": doc_id}, removal)
-            await coll.update_one({"_id": doc_id, "outbox_pending": 0}, {"$set": {"outbox_dirty": False}})
+        if done.matched_count:
+            return
+        # Written to meanwhile: each event that went out leaves once, the new ones stay.
+        for eid in confirmed:
+            await coll.update_one({"_id": doc_id, f"outbox.{eid}": {"$exists": True}},
+                                  {"$unset": {f"outbox.{eid}": ""}, "$inc": {"outbox_pending": -1}})
+        await coll.update_one({"_id": doc_id, "outbox_pending": 0}, {"$set": {"outbox_dirty": False}})

@@ -22,8 +22,7 @@ fi
 PG_PORT="${TONGPIN_PG_PORT:-54329}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 FERRET_BIN="$RUN/bin/tongpin-ferretdb"
-# Off (0) unless set, e.g. 60s: see README, "Running on FerretDB".
-FERRET_UNANSWERED="${TONGPIN_FERRETDB_EXIT_UNANSWERED:-0}"
+FERRET_UNANSWERED="${TONGPIN_FERRETDB_EXIT_UNANSWERED:-60s}"
 RABBIT_NODE="tongpin${AMQP_PORT}@localhost"
 
 log() { printf '[servers] %s\n' "$*" >&2; }
